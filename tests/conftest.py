@@ -1,0 +1,36 @@
+"""Shared pytest set-up: keep Jupyter, IPython and matplotlib out of the user's home.
+
+The environment variables are set when pytest imports this file, i.e. before any test starts a
+kernel or runs nbgrader, and every child process inherits them.
+"""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_SANDBOX = Path(tempfile.mkdtemp(prefix="course-tests-"))
+for _var, _sub in {
+    "JUPYTER_CONFIG_DIR": "jupyter-config",
+    "JUPYTER_DATA_DIR": "jupyter-data",
+    "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
+    "IPYTHONDIR": "ipython",
+    "MPLCONFIGDIR": "matplotlib",
+}.items():
+    os.environ[_var] = str(_SANDBOX / _sub)
+    (_SANDBOX / _sub).mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("MPLBACKEND", "Agg")
+# Notebooks executed by the tests run in their fast "smoke" mode (tiny data, few steps).
+os.environ["COURSE_SMOKE"] = "1"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SANDBOX, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT

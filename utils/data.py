@@ -1,0 +1,300 @@
+"""The French-English corpus: download, cache, normalise, filter and split.
+
+The corpus is Tatoeba's sentence pairs as packaged by manythings.org/anki (``fra-eng.zip``, a file
+``fra.txt`` with lines ``English<TAB>French[<TAB>attribution]``; CC-BY 2.0, tatoeba.org and
+www.manythings.org/anki). The PyTorch seq2seq tutorial's ``data.zip`` holds a copy as
+``data/eng-fra.txt``; both are accepted.
+
+Where the corpus comes from, first match wins:
+
+1. the ``corpus`` argument of :func:`find_corpus` / :func:`build_dataset` (a ``.zip`` or ``.txt``);
+2. the environment variable ``FRA_ENG_CORPUS`` (same);
+3. a copy cached earlier in the data folder (``data/`` at the project root, or ``COURSE_DATA_DIR``);
+4. a download into that folder (once; later calls find the cached copy).
+"""
+from __future__ import annotations
+
+import io
+import os
+import random
+import re
+import shutil
+import unicodedata
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from tqdm.auto import tqdm
+
+PathLike = Union[str, os.PathLike]
+Pair = Tuple[str, str]  # (French source, English target), both normalised
+
+CORPUS_ENV = "FRA_ENG_CORPUS"
+DATA_DIR_ENV = "COURSE_DATA_DIR"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CORPUS_URLS = (
+    "https://www.manythings.org/anki/fra-eng.zip",
+    "https://download.pytorch.org/tutorial/data.zip",
+)
+# File names the corpus may have, inside a zip or cached in the data folder.
+CORPUS_MEMBERS = ("fra.txt", "eng-fra.txt")
+CACHED_NAMES = ("fra-eng.zip", "fra.txt", "eng-fra.txt", "data.zip")
+
+
+class CorpusNotFoundError(RuntimeError):
+    """The corpus is neither available locally nor downloadable."""
+
+
+def data_dir(path: Optional[PathLike] = None) -> Path:
+    """Folder where the corpus is cached and the splits are written (created if needed)."""
+    folder = Path(path or os.environ.get(DATA_DIR_ENV) or PROJECT_ROOT / "data")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _how_to_get_it() -> str:
+    return (
+        f"Download {CORPUS_URLS[0]} with a browser (or the PyTorch tutorial's {CORPUS_URLS[1]}) "
+        f"and either put it into {data_dir()} or point the environment variable {CORPUS_ENV} "
+        f"at it, e.g.  export {CORPUS_ENV}=~/Downloads/fra-eng.zip"
+    )
+
+
+def download(url: str, destination: Path, timeout: float = 30.0) -> Path:
+    """Download ``url`` to ``destination`` with a progress bar (atomically: no half files)."""
+    # manythings.org refuses urllib's default user agent.
+    request = urllib.request.Request(url, headers={"User-Agent": "Mozilla/5.0 (course downloader)"})
+    partial = destination.with_suffix(destination.suffix + ".part")
+    with urllib.request.urlopen(request, timeout=timeout) as response, open(partial, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"Downloading {destination.name}") as bar:
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                out.write(chunk)
+                bar.update(len(chunk))
+    partial.replace(destination)
+    return destination
+
+
+def find_corpus(
+    corpus: Optional[PathLike] = None,
+    folder: Optional[PathLike] = None,
+    download_if_missing: bool = True,
+) -> Path:
+    """Return the path of the corpus file (``.zip`` or ``.txt``), downloading it at most once.
+
+    Raises
+    ------
+    CorpusNotFoundError
+        If a given path does not exist, or nothing is cached and the download fails.
+    """
+    for given, origin in ((corpus, "the `corpus` argument"), (os.environ.get(CORPUS_ENV), CORPUS_ENV)):
+        if given:
+            path = Path(given).expanduser()
+            if not path.is_file():
+                raise CorpusNotFoundError(f"{origin} points at {path}, which is not a file. {_how_to_get_it()}")
+            return path
+    cache = data_dir(folder)
+    for name in CACHED_NAMES:
+        if (cache / name).is_file():
+            return cache / name
+    if not download_if_missing:
+        raise CorpusNotFoundError(f"No corpus in {cache}. {_how_to_get_it()}")
+    errors = []
+    for url in CORPUS_URLS:
+        try:
+            return download(url, cache / Path(url).name)
+        except (urllib.error.URLError, OSError, ValueError) as error:  # offline, 403, timeout, ...
+            errors.append(f"{url}: {getattr(error, 'reason', error)}")
+    raise CorpusNotFoundError(
+        "Could not download the French-English corpus (" + "; ".join(errors) + "). " + _how_to_get_it()
+    ) from None
+
+
+def read_raw_pairs(path: PathLike) -> List[Tuple[str, str]]:
+    """Read ``(english, french)`` pairs from the corpus file, a ``.zip`` or a ``.txt``."""
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if Path(m).name in CORPUS_MEMBERS]
+            if not members:
+                raise CorpusNotFoundError(f"{path} holds none of {CORPUS_MEMBERS}: is it the right zip?")
+            text = archive.read(members[0]).decode("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    pairs = []
+    for number, line in enumerate(io.StringIO(text), start=1):
+        columns = line.rstrip("\n").split("\t")
+        if len(columns) < 2:
+            if line.strip():
+                raise ValueError(f"{path}, line {number}: expected 'English<TAB>French', got {line!r}")
+            continue
+        pairs.append((columns[0], columns[1]))  # a third column (attribution) is ignored
+    return pairs
+
+
+def strip_accents(text: str) -> str:
+    """``"très fatigué"`` -> ``"tres fatigue"`` (decompose, then drop the combining marks)."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) != "Mn")
+
+
+def normalize(text: str) -> str:
+    """Normalise a sentence the way the whole course does (the classic PyTorch-tutorial recipe).
+
+    Lower-case; French accents removed (``é`` -> ``e``, ``ç`` -> ``c``: a smaller vocabulary, and
+    text typed without accents still matches); ``. ! ?`` split off as tokens; every other
+    character (apostrophes, commas, digits, ...) becomes a space, so ``"J'ai 3 chats, non ?"`` ->
+    ``"j ai chats non ?"`` and ``"I'm"`` -> ``"i m"``. Tokens are then separated by single spaces.
+    """
+    text = strip_accents(text.lower().strip())
+    text = re.sub(r"([.!?])", r" \1 ", text)
+    text = re.sub(r"[^a-z.!?]+", " ", text)
+    return " ".join(text.split())
+
+
+def tokenize(text: str) -> List[str]:
+    """Normalise ``text`` and split it into word tokens."""
+    return normalize(text).split()
+
+
+ENGLISH_PREFIXES = (
+    "i am ", "i m ", "he is ", "he s ", "she is ", "she s ",
+    "you are ", "you re ", "we are ", "we re ", "they are ", "they re ",
+)
+
+
+@dataclass(frozen=True)
+class DatasetSetting:
+    """A named choice of which sentence pairs the course trains on."""
+
+    description: str
+    max_words: int  # keep a pair when both sides have at most this many words
+    english_prefixes: Optional[Tuple[str, ...]] = None  # None: any English sentence
+
+    def keeps(self, french: str, english: str) -> bool:
+        if len(french.split()) > self.max_words or len(english.split()) > self.max_words:
+            return False
+        return self.english_prefixes is None or english.startswith(self.english_prefixes)
+
+
+SETTINGS = {
+    "classic": DatasetSetting(
+        "short sentences (< 10 words each side) whose English starts with "
+        "'i am / he is / she is / you are / we are / they are' (and contractions)",
+        max_words=9,
+        english_prefixes=ENGLISH_PREFIXES,
+    ),
+    "large": DatasetSetting("every pair with at most 15 words on each side", max_words=15),
+}
+
+
+class DatasetSplits(NamedTuple):
+    """Train / validation / test lists of ``(french, english)`` pairs."""
+
+    train: List[Pair]
+    validation: List[Pair]
+    test: List[Pair]
+
+
+def select_pairs(raw_pairs: Iterable[Tuple[str, str]], setting: Union[str, DatasetSetting] = "classic") -> List[Pair]:
+    """Normalise raw ``(english, french)`` pairs, keep those of ``setting`` as ``(french, english)``.
+
+    Exact duplicates (after normalisation) are kept once.
+    """
+    if isinstance(setting, str):
+        if setting not in SETTINGS:
+            raise ValueError(f"unknown dataset setting {setting!r}; choose one of {sorted(SETTINGS)}")
+        setting = SETTINGS[setting]
+    seen, pairs = set(), []
+    for english, french in raw_pairs:
+        pair = (normalize(french), normalize(english))
+        if pair[0] and pair[1] and pair not in seen and setting.keeps(*pair):
+            seen.add(pair)
+            pairs.append(pair)
+    return pairs
+
+
+def split_pairs(
+    pairs: Sequence[Pair],
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 13,
+) -> DatasetSplits:
+    """Split pairs into train/validation/test, deterministically and without leaks.
+
+    Tatoeba often has several English translations of one French sentence. All pairs that share a
+    French sentence go to the same split, so a test sentence is never seen in training.
+    """
+    if not 0 <= validation_fraction < 1 or not 0 <= test_fraction < 1 or validation_fraction + test_fraction >= 1:
+        raise ValueError("validation_fraction and test_fraction must be in [0, 1) and sum to less than 1")
+    sources = sorted({source for source, _ in pairs})
+    random.Random(seed).shuffle(sources)
+    n_test = round(len(sources) * test_fraction)
+    n_validation = round(len(sources) * validation_fraction)
+    split_of = {}
+    for index, source in enumerate(sources):
+        split_of[source] = "test" if index < n_test else "validation" if index < n_test + n_validation else "train"
+    splits = {"train": [], "validation": [], "test": []}
+    for pair in pairs:
+        splits[split_of[pair[0]]].append(pair)
+    return DatasetSplits(**splits)
+
+
+def write_pairs(pairs: Iterable[Pair], path: PathLike) -> None:
+    """Write pairs as ``source<TAB>target`` lines."""
+    with open(path, "w", encoding="utf-8") as file:
+        for source, target in pairs:
+            file.write(f"{source}\t{target}\n")
+
+
+def read_pairs(path: PathLike) -> List[Pair]:
+    """Read a split written by :func:`write_pairs`."""
+    with open(path, encoding="utf-8") as file:
+        return [tuple(line.rstrip("\n").split("\t")) for line in file if line.strip()]
+
+
+def build_dataset(
+    setting: Union[str, DatasetSetting] = "classic",
+    corpus: Optional[PathLike] = None,
+    folder: Optional[PathLike] = None,
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 13,
+    max_pairs: Optional[int] = None,
+    write: bool = True,
+    verbose: bool = True,
+) -> DatasetSplits:
+    """Build the French -> English dataset of the course.
+
+    Finds (or downloads) the corpus, normalises it with :func:`normalize`, keeps the pairs of
+    ``setting`` (see ``SETTINGS``: ``"classic"`` ~ 11k short pairs, ``"large"`` ~ 130k pairs), splits them
+    leak-free with :func:`split_pairs`, writes ``train.txt``, ``validation.txt`` and ``test.txt``
+    (``french<TAB>english``) into the data folder and prints the counts.
+
+    Parameters
+    ----------
+    setting : `str` or `DatasetSetting`, optional (default = `"classic"`)
+        Which pairs to keep.
+    corpus : path, optional
+        A local ``fra-eng.zip`` / ``fra.txt`` / ``eng-fra.txt``; see :func:`find_corpus`.
+    folder : path, optional
+        Where to cache the corpus and write the splits (default ``data/`` at the project root).
+    max_pairs : `int`, optional
+        Keep only this many pairs (a seeded random sample) -- for quick smoke runs.
+    """
+    raw = read_raw_pairs(find_corpus(corpus, folder))
+    pairs = select_pairs(raw, setting)
+    if max_pairs is not None and max_pairs < len(pairs):
+        pairs = sorted(random.Random(seed).sample(pairs, max_pairs))
+    splits = split_pairs(pairs, validation_fraction, test_fraction, seed)
+    if write:
+        out = data_dir(folder)
+        for name, split in splits._asdict().items():
+            write_pairs(split, out / f"{name}.txt")
+    if verbose:
+        name = setting if isinstance(setting, str) else setting.description
+        counts = ", ".join(f"{k}: {len(v):,}" for k, v in splits._asdict().items())
+        print(f"{len(raw):,} raw pairs -> {len(pairs):,} kept ({name}) -> {counts}")
+    return splits
