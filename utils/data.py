@@ -35,10 +35,9 @@ Pair = Tuple[str, str]  # (French source, English target), both normalised
 CORPUS_ENV = "FRA_ENG_CORPUS"
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CORPUS_URLS = (
-    "https://www.manythings.org/anki/fra-eng.zip",
-    "https://download.pytorch.org/tutorial/data.zip",
-)
+MANYTHINGS_URL = "https://www.manythings.org/anki/fra-eng.zip"
+TUTORIAL_URL = "https://download.pytorch.org/tutorial/data.zip"  # holds data/eng-fra.txt
+CORPUS_URLS = (MANYTHINGS_URL, TUTORIAL_URL)  # tried in this order
 # File names the corpus may have, inside a zip or cached in the data folder.
 CORPUS_MEMBERS = ("fra.txt", "eng-fra.txt")
 CACHED_NAMES = ("fra-eng.zip", "fra.txt", "eng-fra.txt", "data.zip")
@@ -57,7 +56,7 @@ def data_dir(path: Optional[PathLike] = None) -> Path:
 
 def _how_to_get_it() -> str:
     return (
-        f"Download {CORPUS_URLS[0]} with a browser (or the PyTorch tutorial's {CORPUS_URLS[1]}) "
+        f"Download {MANYTHINGS_URL} with a browser (or the PyTorch tutorial's {TUTORIAL_URL}) "
         f"and either put it into {data_dir()} or point the environment variable {CORPUS_ENV} "
         f"at it, e.g.  export {CORPUS_ENV}=~/Downloads/fra-eng.zip"
     )
