@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 
 _SANDBOX = Path(tempfile.mkdtemp(prefix="course-tests-"))
 for _var, _sub in {
