@@ -23,6 +23,12 @@ for _var, _sub in {
     os.environ[_var] = str(_SANDBOX / _sub)
     (_SANDBOX / _sub).mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Notebooks run by the tests write their data splits into a temp folder, not the project's data/.
+# A corpus cached there by an earlier `make lab` session is still used (no second download).
+os.environ["COURSE_DATA_DIR"] = str(_SANDBOX / "data")
+_cached = ROOT / "data" / "fra-eng.zip"
+if not os.environ.get("FRA_ENG_CORPUS") and _cached.is_file():
+    os.environ["FRA_ENG_CORPUS"] = str(_cached)
 # Notebooks executed by the tests run in their fast "smoke" mode (tiny data, few steps).
 os.environ["COURSE_SMOKE"] = "1"
 
