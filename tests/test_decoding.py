@@ -1,0 +1,215 @@
+"""utils.decoding (greedy, beam search, translate) and utils.evaluation (BLEU, chrF, plots)."""
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from utils import (EncoderOutput, Seq2Seq, Vocabulary, attention_weights, beam_search, build_model, detokenize,
+                   evaluate_model, greedy_decode, group_references, normalize, plot_attention, plot_loss_curves,
+                   results_table, score_translations, train, translate)
+from utils.data import read_raw_pairs
+from utils.decoding import encode_sentences
+from utils.vocab import EOS_INDEX, SOS_INDEX, UNK_INDEX
+
+TINY = Path(__file__).resolve().parent / "data" / "tiny_fra_eng.txt"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster on one thread, and much faster on a busy machine (no OpenMP waits)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return [(normalize(french), normalize(english)) for english, french in read_raw_pairs(TINY)]
+
+
+@pytest.fixture(scope="module")
+def trained(pairs):
+    """A tiny Transformer that knows a dozen short pairs by heart (one English per French)."""
+    few = list({source: (source, target) for source, target in reversed(pairs) if len(source.split()) <= 5}.values())
+    few = few[:12]
+    torch.manual_seed(0)
+    model = build_model("transformer", Vocabulary(few), d_model=64, num_heads=2, num_encoder_layers=1,
+                        num_decoder_layers=1, dim_feedforward=128, dropout=0.0)
+    history = train(model, few, few, epochs=60, batch_size=12, lr=1e-2, warmup_steps=10, label_smoothing=0.0,
+                    progress=False, device="cpu", name="tiny")
+    return model, few, history
+
+
+# ----------------------------------------------------------------------------------------------
+# A fake model with known probabilities: the next word depends only on the previous one.
+
+WORDS = ["a", "b", "c", "d"]  # indices 4, 5, 6, 7 (after <pad> <start> <end> <unk>)
+
+
+class MarkovModel(Seq2Seq):
+    name = "markov"
+
+    def __init__(self, transitions):
+        super().__init__(Vocabulary([("x", " ".join(WORDS))]))
+        size = self.vocab.get_size("target")
+        table = torch.full((size, size), 1e-9)
+        index = self.vocab.word2index["target"]
+        for previous, nexts in transitions.items():
+            for word, probability in nexts.items():
+                table[index[previous], index[word]] = probability
+        self.register_buffer("log_table", table.log())
+        self.calls = 0
+
+    def encode(self, source_tokens, source_mask):
+        return EncoderOutput(source_tokens.float().unsqueeze(-1), source_mask)
+
+    def decode(self, decoder_input, encoder_output):
+        self.calls += 1
+        return self.log_table[decoder_input]  # (batch, tgt_len, vocabulary)
+
+    @property
+    def device(self):
+        return self.log_table.device
+
+
+# Greedy takes "a" (0.55) and then <end> (0.4): p = 0.22. Beam search finds "b <end>": p = 0.405.
+TRAP = {"<start>": {"a": 0.55, "b": 0.45}, "a": {"<end>": 0.4, "c": 0.3, "d": 0.3},
+        "b": {"<end>": 0.9, "c": 0.1}, "c": {"<end>": 1.0}, "d": {"<end>": 1.0}}
+
+
+def run(decoder, model, **kwargs):
+    source = torch.tensor([[4, EOS_INDEX]])
+    return [model.vocab.decode(out, "target") for out in decoder(model, source, source.ne(0), **kwargs)]
+
+
+def test_beam_search_finds_what_greedy_misses():
+    model = MarkovModel(TRAP)
+    assert run(greedy_decode, model) == [["a"]]
+    assert run(beam_search, model, beam_size=2) == [["b"]]
+    assert run(beam_search, model, beam_size=1) == [["a"]]
+
+
+def test_beam_search_stops_at_end():
+    model = MarkovModel(TRAP)
+    assert run(beam_search, model, beam_size=2, max_len=50) == [["b"]]
+    assert model.calls == 2  # both beams finished after two words: no third step
+    model.calls = 0
+    assert run(greedy_decode, model, max_len=50) == [["a"]] and model.calls == 2
+
+
+def test_decoding_respects_max_len():
+    never_ends = {"<start>": {"a": 1.0}, "a": {"a": 0.6, "b": 0.4}, "b": {"a": 1.0}}
+    model = MarkovModel(never_ends)
+    assert run(greedy_decode, model, max_len=5) == [["a"] * 5]
+    assert len(run(beam_search, model, beam_size=3, max_len=5)[0]) == 5
+
+
+def test_length_penalty_can_prefer_longer_translations():
+    # "a <end>": 0.5 * 0.5 = 0.25 ; "b c <end>": 0.5 * 0.45 * 1.0 = 0.225 (shorter wins on raw probability)
+    chain = {"<start>": {"a": 0.5, "b": 0.5}, "a": {"<end>": 0.5, "d": 0.5}, "b": {"c": 0.45, "<end>": 0.55},
+             "c": {"<end>": 1.0}, "d": {"<end>": 1.0}}
+    model = MarkovModel(chain)
+    assert run(beam_search, model, beam_size=4, length_penalty=0.0) == [["b"]]  # b <end>: 0.275
+    del chain["b"]["<end>"]
+    chain["b"]["c"] = 1.0
+    model = MarkovModel(chain)  # now "b c <end>": 0.5 ; "a <end>": 0.25
+    assert run(beam_search, model, beam_size=4, length_penalty=0.0) == [["b", "c"]]
+
+
+@pytest.mark.parametrize("name", ["lstm", "lstm_attention", "transformer"])
+def test_greedy_equals_beam_of_one(name, pairs):
+    torch.manual_seed(1)
+    vocab = Vocabulary(pairs)
+    model = build_model(name, vocab, **({"d_model": 32, "num_heads": 2, "dim_feedforward": 32}
+                                        if name == "transformer" else {"embedding_dim": 16, "hidden_size": 16}))
+    sources = [source for source, _ in pairs]
+    encoded = [torch.tensor(x) for x in encode_sentences(model, sources)]
+    source = torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True)
+    greedy = greedy_decode(model, source, source.ne(0), max_len=12)
+    beam = beam_search(model, source, source.ne(0), beam_size=1, max_len=12)
+    assert greedy == beam
+    for output in greedy:
+        assert EOS_INDEX not in output and SOS_INDEX not in output and 0 not in output
+
+
+def test_trained_model_translates_its_pairs(trained):
+    model, few, _ = trained
+    sources, expected = [s for s, _ in few], [t for _, t in few]
+    assert translate(model, sources) == expected
+    assert translate(model, sources, beam_size=4) == expected
+    # Batching and sorting by length do not change the results or their order.
+    assert translate(model, sources, batch_size=5, beam_size=2) == expected
+    assert [translate(model, s) for s in sources] == expected
+
+
+def test_translate_takes_text_as_typed(trained):
+    model, few, _ = trained
+    assert dict(few)["ou est la gare ?"] == "where is the station ?"
+    assert translate(model, "Où est la gare?") == "where is the station ?"
+    assert translate(model, "  OÙ EST LA GARE ? ") == "where is the station ?"
+    assert translate(model, "Où est la gare?", pretty=True) == "Where is the station?"
+    assert isinstance(translate(model, ["Où est la gare?"]), list)
+    # Unknown words become <unk>, and translation still works.
+    unknown = encode_sentences(model, ["Où est la zzyzx?"])[0]
+    assert unknown.count(UNK_INDEX) == 1 and unknown[-1] == EOS_INDEX
+    assert isinstance(translate(model, "Où est la zzyzx?"), str)
+    assert isinstance(translate(model, "", beam_size=3), str)
+
+
+def test_detokenize():
+    assert detokenize("i m tired . you re late !") == "I'm tired. You're late!"
+    assert detokenize("he s tom s brother . i don t know .") == "He's tom's brother. I don't know."
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def test_single_and_multi_reference_scores():
+    pairs = [("il est grand .", "he is tall ."), ("il est grand .", "he s tall ."),
+             ("elle lit un livre .", "she is reading a book .")]
+    assert group_references(pairs) == {"il est grand .": ["he is tall .", "he s tall ."],
+                                       "elle lit un livre .": ["she is reading a book ."]}
+    perfect = score_translations({"il est grand .": "he is tall .", "elle lit un livre .": "she is reading a book ."},
+                                 pairs)
+    # Single reference: the pair "he s tall ." counts the hypothesis "he is tall ." as partly wrong.
+    assert perfect["bleu"] < 100 and perfect["chrf"] < 100
+    # Multi reference: a sentence is right if it matches any of its translations.
+    assert perfect["bleu_multi"] == pytest.approx(100) and perfect["chrf_multi"] == pytest.approx(100)
+    assert (perfect["pairs"], perfect["sentences"], perfect["max_references"]) == (3, 2, 2)
+    assert "nrefs:1" in perfect["bleu_signature"] and "nrefs:var" in perfect["bleu_multi_signature"]
+    wrong = score_translations({"il est grand .": "she runs", "elle lit un livre .": "the cat"}, pairs)
+    assert wrong["bleu"] < 5 and wrong["bleu_multi"] < 5
+
+
+def test_evaluate_model(trained):
+    model, few, _ = trained
+    result = evaluate_model(model, few, beam_size=2, return_translations=True)
+    assert result["bleu"] == pytest.approx(100) and result["bleu_multi"] == pytest.approx(100)
+    assert result["beam_size"] == 2 and len(result["translations"]) == len(few)
+    table = results_table({"tiny": result}, columns=["bleu", "chrf", "missing"])
+    assert list(table.columns) == ["bleu", "chrf"] and list(table.index) == ["tiny"]
+
+
+def test_plots(trained, pairs):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model, few, history = trained
+    ax = plot_loss_curves({"tiny": history, "again": history}, x="epochs")
+    assert len(ax.get_lines()) == 4
+    plot_loss_curves([history], x="minutes")
+    source_words, target_words, weights = attention_weights(model, "Où est la gare?")
+    assert source_words == ["ou", "est", "la", "gare", "?", "<end>"]
+    assert target_words == ["where", "is", "the", "station", "?", "<end>"]
+    assert weights.shape == (2, 6, 6)  # heads, target, source
+    assert len(plot_attention(model, "Où est la gare?", head="all")) == 2
+    plot_attention(model, "Où est la gare?", translation="where is the station ?", head=0)
+    torch.manual_seed(0)
+    lstm = build_model("lstm_attention", Vocabulary(pairs), embedding_dim=16, hidden_size=16)
+    assert attention_weights(lstm, "Il est grand.", "he is tall .")[2].shape == (5, 5)  # he is tall . <end>
+    plot_attention(lstm, "Il est grand.")
+    plt.close("all")

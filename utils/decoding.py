@@ -1,0 +1,209 @@
+"""Turning a trained model into translations: greedy decoding, beam search, ``translate``.
+
+Both decoders work on whole batches and stop at ``<end>``::
+
+    greedy_decode(model, source_tokens, source_mask)             # list of token-index lists
+    beam_search(model, source_tokens, source_mask, beam_size=4)  # the same, with a beam
+    translate(model, "Je suis très fatigué ce soir.")            # 'i m very tired tonight .'
+    translate(model, ["Il est grand.", "Elle lit."], beam_size=4) # a list in, a list out
+
+Both generate one word at a time with ``model.decode_step``, which remembers what it computed for
+the prefix (LSTM state, or the Transformer's per-layer inputs), so a step costs about the same at
+any length.
+"""
+from __future__ import annotations
+
+import re
+from typing import List, Optional, Sequence, Union
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from .data import normalize
+from .models import select_state
+from .vocab import EOS, EOS_INDEX, PAD_INDEX, SOS_INDEX
+
+# Never valid as output: padding and <start>.
+_FORBIDDEN = (PAD_INDEX, SOS_INDEX)
+
+
+def default_max_len(source_mask: torch.Tensor) -> int:
+    """Longest translation allowed for a batch: twice the longest source plus 10 tokens."""
+    return int(source_mask.sum(dim=1).max()) * 2 + 10
+
+
+def _strip(indices: Sequence[int]) -> List[int]:
+    """Tokens up to (not including) the first ``<end>``, padding removed."""
+    out = []
+    for index in indices:
+        if index == EOS_INDEX:
+            break
+        if index != PAD_INDEX:
+            out.append(index)
+    return out
+
+
+class _EvalMode:
+    """``with _EvalMode(model):`` eval mode and no autograd inside, the previous mode restored after."""
+
+    def __init__(self, model) -> None:
+        self.model, self.was_training = model, model.training
+        self.no_grad = torch.inference_mode()
+
+    def __enter__(self):
+        self.model.eval()
+        self.no_grad.__enter__()
+
+    def __exit__(self, *exc):
+        self.no_grad.__exit__(*exc)
+        self.model.train(self.was_training)
+
+
+def greedy_decode(model, source_tokens: torch.Tensor, source_mask: torch.Tensor,
+                  max_len: Optional[int] = None) -> List[List[int]]:
+    """Translate a batch by always taking the most likely next word.
+
+    Parameters
+    ----------
+    model : `Seq2Seq`
+    source_tokens, source_mask : ~ (batch, src_len), on the model's device
+    max_len : `int`, optional (default = :func:`default_max_len`)
+        Most tokens generated per sentence (``<end>`` included).
+
+    Returns
+    -------
+    For each sentence, the indices of the target words, without ``<start>`` and ``<end>``.
+    """
+    max_len = max_len or default_max_len(source_mask)
+    batch = source_tokens.size(0)
+    with _EvalMode(model):
+        encoder_output = model.encode(source_tokens, source_mask)
+        tokens = torch.full((batch, 1), SOS_INDEX, dtype=torch.long, device=source_tokens.device)
+        finished = torch.zeros(batch, dtype=torch.bool, device=source_tokens.device)
+        state = None
+        for _ in range(max_len):
+            # logits ~ (batch, target vocab): scores of the word after the last one
+            logits, state = model.decode_step(tokens[:, -1], encoder_output, state)
+            logits[:, _FORBIDDEN] = float("-inf")
+            next_token = logits.argmax(dim=-1).masked_fill(finished, PAD_INDEX)  # (batch,)
+            tokens = torch.cat([tokens, next_token.unsqueeze(1)], dim=1)
+            finished |= next_token.eq(EOS_INDEX)
+            if finished.all():
+                break
+    return [_strip(row) for row in tokens[:, 1:].tolist()]
+
+
+def beam_search(model, source_tokens: torch.Tensor, source_mask: torch.Tensor, beam_size: int = 4,
+                max_len: Optional[int] = None, length_penalty: float = 0.6) -> List[List[int]]:
+    """Translate a batch keeping the ``beam_size`` most likely prefixes of every sentence.
+
+    At each step every live prefix is extended by every word; the ``beam_size`` best extensions
+    (by total log-probability) survive. A prefix that produced ``<end>`` is finished: it keeps its
+    score and competes with the live ones. The search stops when all beams are finished (or after
+    ``max_len`` steps); the winner is the beam with the best length-normalised score
+    ``log p / ((5 + length) / 6) ** length_penalty`` (Wu et al., 2016), as raw sums favour short outputs.
+    ``beam_size=1`` is greedy decoding.
+
+    Returns
+    -------
+    For each sentence, the indices of the target words, without ``<start>`` and ``<end>``.
+    """
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+    max_len = max_len or default_max_len(source_mask)
+    batch, device = source_tokens.size(0), source_tokens.device
+    with _EvalMode(model):
+        # Every sentence repeated beam_size times: rows b*K .. b*K+K-1 are the beams of sentence b.
+        encoder_output = model.encode(source_tokens, source_mask).index_select(
+            torch.arange(batch, device=device).repeat_interleave(beam_size))
+        tokens = torch.full((batch * beam_size, 1), SOS_INDEX, dtype=torch.long, device=device)
+        scores = torch.zeros(batch, beam_size, device=device)  # total log-probability of each beam
+        scores[:, 1:] = float("-inf")  # at first all beams are the same prefix: keep one
+        finished = torch.zeros(batch * beam_size, dtype=torch.bool, device=device)
+        state = None
+        for _ in range(max_len):
+            # log_probs ~ (batch * beam, target vocab)
+            logits, state = model.decode_step(tokens[:, -1], encoder_output, state)
+            log_probs = logits.float().log_softmax(dim=-1)
+            log_probs[:, _FORBIDDEN] = float("-inf")
+            # A finished beam may only be extended by padding, at no cost: its score stays.
+            log_probs[finished] = float("-inf")
+            log_probs[finished, PAD_INDEX] = 0.0
+            vocabulary_size = log_probs.size(-1)
+            candidates = (scores.view(-1, 1) + log_probs).view(batch, beam_size * vocabulary_size)
+            scores, best = candidates.topk(beam_size, dim=1)  # both ~ (batch, beam)
+            parent = best // vocabulary_size  # which beam each survivor extends
+            next_token = (best % vocabulary_size).view(-1)  # (batch * beam,)
+            rows = (torch.arange(batch, device=device).unsqueeze(1) * beam_size + parent).view(-1)
+            tokens = torch.cat([tokens[rows], next_token.unsqueeze(1)], dim=1)
+            state = select_state(state, rows)
+            finished = finished[rows] | next_token.eq(EOS_INDEX)
+            if finished.all():
+                break
+        # Length = generated tokens, <end> included.
+        lengths = tokens[:, 1:].ne(PAD_INDEX).sum(dim=1).view(batch, beam_size).float()
+        normalised = scores / ((5 + lengths) / 6) ** length_penalty
+        winner = normalised.argmax(dim=1)  # (batch,)
+        best_rows = torch.arange(batch, device=device) * beam_size + winner
+    return [_strip(row) for row in tokens[best_rows, 1:].tolist()]
+
+
+def encode_sentences(model, sentences: Sequence[str]) -> List[List[int]]:
+    """Raw French text -> source indices ``x1 .. xn <end>`` (normalised; unknown words -> ``<unk>``)."""
+    return [model.vocab.encode(normalize(sentence).split() + [EOS], "source") for sentence in sentences]
+
+
+def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, max_len: Optional[int] = None,
+              batch_size: int = 256, length_penalty: float = 0.6, pretty: bool = False) -> Union[str, List[str]]:
+    """Translate French text as a person types it; a string in gives a string out, a list a list.
+
+    The text goes through ``utils.normalize`` (lower case, accents dropped, punctuation split
+    off), so ``"Je suis très fatigué ce soir."`` and ``"je suis tres fatigue ce soir ."`` are the
+    same input; words the model never saw in training become ``<unk>``. The output is normalised
+    English like the training data (``"i m very tired tonight ."``), or, with ``pretty=True``, made
+    readable by :func:`detokenize` (``"I'm very tired tonight."``).
+
+    Parameters
+    ----------
+    beam_size : `int`, optional (default = `1`)
+        1: greedy decoding; more: :func:`beam_search`.
+    batch_size : `int`, optional (default = `256`)
+        Sentences decoded at once.
+    """
+    single = isinstance(sentences, str)
+    sentences = [sentences] if single else list(sentences)
+    encoded = encode_sentences(model, sentences)
+    device = model.device
+    # Similar lengths in a batch: less padding. Results are put back in the input order.
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    outputs: List[str] = [""] * len(encoded)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        source_tokens = pad_sequence([torch.tensor(encoded[i]) for i in chunk], batch_first=True,
+                                     padding_value=PAD_INDEX).to(device)
+        source_mask = source_tokens.ne(PAD_INDEX)
+        if beam_size == 1:
+            results = greedy_decode(model, source_tokens, source_mask, max_len)
+        else:
+            results = beam_search(model, source_tokens, source_mask, beam_size, max_len, length_penalty)
+        for i, indices in zip(chunk, results):
+            text = " ".join(model.vocab.decode(indices, "target"))
+            outputs[i] = detokenize(text) if pretty else text
+    return outputs[0] if single else outputs
+
+
+# normalize() turned "I'm" into "i m", "don't" into "don t", "Tom's" into "tom s", ...
+_CONTRACTIONS = [(r"\bi m\b", "i'm"), (r"\b(\w+n) t\b", r"\1't"), (r"\b(\w+) (s|re|ve|ll|d)\b", r"\1'\2")]
+
+
+def detokenize(text: str) -> str:
+    """Make normalised English readable: ``"i m tired . you re not ?"`` -> ``"I'm tired. You're not?"``.
+
+    A heuristic for display only (``normalize`` dropped apostrophes; common contractions are put back).
+    Scores are always computed on normalised text.
+    """
+    for pattern, replacement in _CONTRACTIONS:
+        text = re.sub(pattern, replacement, text)
+    text = re.sub(r"\s+([.!?])", r"\1", text)
+    text = re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+    return re.sub(r"\bi\b", "I", text)

@@ -1,0 +1,231 @@
+"""Scoring translators honestly, and looking inside them.
+
+* :func:`evaluate_model` -- BLEU and chrF (sacrebleu) on a held-out split, two ways:
+
+  - **single-reference** (``bleu``, ``chrf``): every test pair is scored against its own English
+    sentence only -- the usual corpus BLEU of a test file with one reference per line. A French
+    sentence with three English translations appears three times, each time with one of them.
+  - **multi-reference** (``bleu_multi``, ``chrf_multi``): each distinct French sentence is
+    translated once and scored against *all* its English translations in the split. Fairer to
+    a correct translation that happens to differ from one reference, so higher.
+
+* :func:`results_table` -- a pandas table of several results;
+* :func:`plot_loss_curves` -- training and validation losses of several runs on one figure;
+* :func:`attention_weights`, :func:`plot_attention` -- where the decoder looks (Transformer
+  cross-attention, or the attention LSTM's Luong attention).
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import sacrebleu
+import torch
+
+from .data import normalize
+from .decoding import encode_sentences, translate
+from .vocab import EOS, SOS_INDEX
+
+Pairs = Sequence[Tuple[str, str]]
+
+
+def group_references(pairs: Pairs) -> "OrderedDict[str, List[str]]":
+    """``{french: [all its english translations in pairs]}``, in order of first appearance."""
+    references: "OrderedDict[str, List[str]]" = OrderedDict()
+    for source, target in pairs:
+        references.setdefault(source, []).append(target)
+    return references
+
+
+def score_translations(hypotheses: Mapping[str, str], pairs: Pairs) -> Dict[str, float]:
+    """BLEU and chrF of ``hypotheses`` (``{french: english translation}``) against ``pairs``.
+
+    Returns ``bleu`` / ``chrf`` (single reference: each pair against its own English) and
+    ``bleu_multi`` / ``chrf_multi`` (each distinct French sentence once, against all its English
+    translations), plus the sacrebleu signatures.
+    """
+    # Single reference: one line per pair.
+    single_hypotheses = [hypotheses[source] for source, _ in pairs]
+    single_references = [[target for _, target in pairs]]
+    # Multi reference: one line per distinct source; sacrebleu wants one stream per reference
+    # number, padded with None where a sentence has fewer references.
+    grouped = group_references(pairs)
+    multi_hypotheses = [hypotheses[source] for source in grouped]
+    most = max(len(refs) for refs in grouped.values())
+    multi_references = [[refs[i] if i < len(refs) else None for refs in grouped.values()] for i in range(most)]
+
+    # force=True: the text is tokenised on purpose (normalize() splits punctuation off), so
+    # sacrebleu need not warn about it; its own 13a tokenisation then changes nothing.
+    bleu, chrf = sacrebleu.metrics.BLEU(force=True), sacrebleu.metrics.CHRF()
+    scores = {"bleu": bleu.corpus_score(single_hypotheses, single_references).score,
+              "chrf": chrf.corpus_score(single_hypotheses, single_references).score,
+              "bleu_signature": str(bleu.get_signature())}
+    bleu, chrf = sacrebleu.metrics.BLEU(force=True), sacrebleu.metrics.CHRF()
+    scores.update({"bleu_multi": bleu.corpus_score(multi_hypotheses, multi_references).score,
+                   "chrf_multi": chrf.corpus_score(multi_hypotheses, multi_references).score,
+                   "bleu_multi_signature": str(bleu.get_signature())})
+    scores.update({"pairs": len(pairs), "sentences": len(grouped), "max_references": most})
+    return scores
+
+
+def evaluate_model(model, pairs: Pairs, beam_size: int = 1, batch_size: int = 256, length_penalty: float = 0.6,
+                   return_translations: bool = False) -> Dict:
+    """Translate every distinct source sentence of ``pairs`` (e.g. ``splits.test``) and score it.
+
+    Returns
+    -------
+    dict with ``bleu``, ``chrf`` (single reference), ``bleu_multi``, ``chrf_multi`` (multi reference),
+    ``beam_size``, ``decode_seconds`` and, with ``return_translations``, ``translations``
+    (``{french: english}``).
+    """
+    sources = list(group_references(pairs))
+    start = time.perf_counter()
+    outputs = translate(model, sources, beam_size=beam_size, batch_size=batch_size, length_penalty=length_penalty)
+    seconds = time.perf_counter() - start
+    hypotheses = dict(zip(sources, outputs))
+    result = {"beam_size": beam_size, **score_translations(hypotheses, pairs), "decode_seconds": seconds}
+    if return_translations:
+        result["translations"] = hypotheses
+    return result
+
+
+def results_table(results: Union[Mapping[str, Mapping], Sequence[Mapping]], columns: Optional[Sequence[str]] = None):
+    """A pandas DataFrame with one row per model: ``{name: {column: value}}`` or a list of dicts with
+    a ``"model"`` key. Floats are rounded to 1 decimal for display by the caller if wanted."""
+    import pandas as pd
+
+    if isinstance(results, Mapping):
+        frame = pd.DataFrame.from_dict(results, orient="index")
+        frame.index.name = "model"
+    else:
+        frame = pd.DataFrame(list(results)).set_index("model")
+    if columns is not None:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    return frame
+
+
+def plot_loss_curves(histories: Union[Mapping[str, object], Sequence[object]], x: str = "minutes",
+                     ax=None, smooth: int = 50):
+    """Training (thin, per step, smoothed) and validation (thick, per epoch) losses of several runs.
+
+    Parameters
+    ----------
+    histories : `{name: History}` or a list of `History`
+    x : `"minutes"` or `"epochs"`, optional (default = `"minutes"`)
+        Training time makes runs of different speeds comparable; epochs show data efficiency.
+    smooth : `int`, optional (default = `50`)
+        Moving average window of the per-step training loss.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not isinstance(histories, Mapping):
+        histories = {h.name: h for h in histories}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    for color, (name, history) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4, histories.items()):
+        steps = np.arange(1, len(history.step_loss) + 1)
+        epoch_ends = np.asarray(history.epoch_step, dtype=float)
+        if x == "minutes":
+            end_minutes = np.cumsum(history.epoch_seconds) / 60
+            # Step times: linear within each epoch.
+            step_x = np.interp(steps, np.concatenate([[0], epoch_ends]), np.concatenate([[0], end_minutes]))
+            epoch_x, label = end_minutes, "training time (minutes)"
+        elif x == "epochs":
+            epoch_x = np.asarray(history.epoch_fraction)
+            step_x = np.interp(steps, np.concatenate([[0], epoch_ends]), np.concatenate([[0], epoch_x]))
+            label = "epochs"
+        else:
+            raise ValueError(f"x must be 'minutes' or 'epochs', got {x!r}")
+        losses = np.asarray(history.step_loss)
+        if smooth > 1 and len(losses) >= smooth:
+            losses = np.convolve(losses, np.ones(smooth) / smooth, mode="valid")
+            step_x = step_x[smooth - 1:]
+        ax.plot(step_x, losses, color=color, linewidth=0.8, alpha=0.6, label=f"{name} train")
+        if history.validation_loss:
+            ax.plot(epoch_x[: len(history.validation_loss)], history.validation_loss, color=color, linewidth=2,
+                    marker="o", markersize=3, label=f"{name} validation")
+    ax.set_xlabel(label)
+    ax.set_ylabel("loss per target token")
+    ax.set_title("Training (label-smoothed) and validation (plain NLL) loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def attention_weights(model, sentence: str, translation: Optional[str] = None, layer: int = -1):
+    """Where the decoder looked while writing ``translation`` of ``sentence``.
+
+    Parameters
+    ----------
+    model : `AttentionLSTMSeq2Seq` or `TransformerSeq2Seq`
+    sentence : `str`
+        French, raw or normalised.
+    translation : `str`, optional
+        English to force (teacher forcing); default: the model's own greedy translation.
+    layer : `int`, optional (default = `-1`)
+        Transformer decoder layer.
+
+    Returns
+    -------
+    source_words, target_words : lists of `str` (``<end>`` included on both sides)
+    weights : `torch.Tensor` ~ (target words, source words) for the LSTM, or
+        ~ (heads, target words, source words) for the Transformer. Row ``t`` is the attention
+        used to predict ``target_words[t]``.
+    """
+    if translation is None:
+        translation = translate(model, sentence)
+    source_indices = encode_sentences(model, [sentence])[0]
+    target_words = normalize(translation).split()
+    decoder_input = [SOS_INDEX] + model.vocab.encode(target_words, "target")
+    device = model.device
+    source_tokens = torch.tensor([source_indices], device=device)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        arguments = (source_tokens, source_tokens.ne(0), torch.tensor([decoder_input], device=device))
+        if getattr(model, "name", "") == "transformer":
+            weights = model.attention(*arguments, layer=layer)[0]
+        else:
+            weights = model.attention(*arguments)[0]
+    model.train(was_training)
+    source_words = model.vocab.decode(source_indices, "source")
+    return source_words, target_words + [EOS], weights.cpu()
+
+
+def plot_attention(model, sentence: str, translation: Optional[str] = None, layer: int = -1,
+                   head: Union[int, str, None] = None, ax=None):
+    """Heatmap of :func:`attention_weights`: rows = English words produced, columns = French words.
+
+    ``head``: for the Transformer, ``None`` averages the heads of ``layer``, an int picks one,
+    ``"all"`` draws one panel per head. Returns the matplotlib axes (an array for ``"all"``).
+    """
+    import matplotlib.pyplot as plt
+
+    source_words, target_words, weights = attention_weights(model, sentence, translation, layer)
+    if weights.dim() == 3:  # Transformer: (heads, tgt, src)
+        if head == "all":
+            heads = weights.size(0)
+            fig, axes = plt.subplots(1, heads, figsize=(3.2 * heads, 3.2), squeeze=False)
+            for h, axis in enumerate(axes[0]):
+                _heatmap(axis, weights[h], source_words, target_words, f"layer {layer}, head {h}")
+            fig.tight_layout()
+            return axes[0]
+        title = f"layer {layer}, " + ("mean of heads" if head is None else f"head {head}")
+        weights = weights.mean(0) if head is None else weights[head]
+    else:
+        title = "Luong attention"
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.6 * len(source_words) + 2, 0.5 * len(target_words) + 1.5))
+    _heatmap(ax, weights, source_words, target_words, title)
+    return ax
+
+
+def _heatmap(ax, weights, source_words, target_words, title):
+    ax.imshow(weights.numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source_words)), source_words, rotation=60, ha="right")
+    ax.set_yticks(range(len(target_words)), target_words)
+    ax.set_xlabel("French (source)")
+    ax.set_ylabel("English (produced)")
+    ax.set_title(title)
