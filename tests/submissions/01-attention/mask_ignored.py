@@ -1,0 +1,19 @@
+"""Wrong: scaled_dot_product_attention accepts a mask and ignores it. Expected: loses points."""
+
+# %% [sdpa]
+def scaled_dot_product_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: Optional[torch.Tensor] = None,
+    fill_value: float = float("-inf"),
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    d = query.size(-1)
+    # scores ~ (..., tgt_len, src_len)
+    scores = query @ key.transpose(-2, -1) / math.sqrt(d)
+    # WRONG: the mask is never applied
+    # attention ~ (..., tgt_len, src_len): a distribution over the keys for every query
+    attention = torch.softmax(scores, dim=-1)
+    # values ~ (..., tgt_len, d_v)
+    values = attention @ value
+    return values, attention
