@@ -56,6 +56,16 @@ REQUIRED_VARIANTS = {
         },
         "full marks": {},
     },
+    "03-translation": {
+        "loses points": {
+            "no_shift": "labels equal the decoder input (the seed's bug)",
+            "causal_mask_inverted": "upper-triangular causal mask",
+            "loss_counts_padding": "the loss averages over padding too",
+        },
+        "full marks": {
+            "cross_entropy_ignore_index": "F.cross_entropy with ignore_index",
+        },
+    },
 }
 RESERVED = {"solution", "release"}  # student ids of the reference submissions
 #: Per-cell time limit for the test run (the course config allows 30 minutes for real training).
