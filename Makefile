@@ -9,6 +9,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
+# nbgrader runs `alembic` from PATH when it creates the gradebook: put the venv first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 # JupyterLab refuses to run as root (containers, CI) unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
@@ -39,3 +41,32 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# -- Grading (instructor): `python -m grading <command>`, see the README's "Instructor guide" -------
+#   make collect SRC=folder          import returned notebooks into submitted/ (FORCE=1 replaces)
+#   make autograde [ASSIGNMENT=..] [STUDENT=..] [WORKERS=2] [FORCE=1]   parallel, sandboxed
+#   make grades                      grades.csv (totals) + grades-questions.csv (per test cell)
+#   make feedback                    feedback/<student>/<assignment>/<notebook>.html, no hidden code
+#   make validate NB=path            run a notebook's tests; fails (exit 1) when a test fails
+WORKERS ?= 2
+GRADING := $(BIN)/python -m grading
+
+.PHONY: collect autograde grades feedback validate
+
+collect: $(STAMP)
+	$(if $(SRC),,$(error usage: make collect SRC=folder-of-returned-notebooks))
+	$(GRADING) collect "$(SRC)" $(if $(FORCE),--force,) $(GRADING_ARGS)
+
+autograde: $(STAMP)
+	$(GRADING) autograde --workers $(WORKERS) $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT),) \
+	  $(if $(STUDENT),--student $(STUDENT),) $(if $(FORCE),--force,) $(GRADING_ARGS)
+
+grades: $(STAMP)
+	$(GRADING) grades $(GRADING_ARGS)
+
+feedback: $(STAMP)
+	$(GRADING) feedback $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT),) $(GRADING_ARGS)
+
+validate: $(STAMP)
+	$(if $(NB),,$(error usage: make validate NB=path/to/notebook.ipynb))
+	$(GRADING) validate "$(NB)" $(GRADING_ARGS)

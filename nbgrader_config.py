@@ -24,5 +24,5 @@ c.Exchange.root = EXCHANGE
 
 # Training cells run on a CPU: give every cell up to 30 minutes before nbgrader gives up.
 c.Execute.timeout = 1800
-# A student who deleted a graded cell gets it back (and loses its points), instead of an error.
+# A student who deleted a graded cell gets it back (re-run as the instructor wrote it) instead of an error.
 c.OverwriteCells.add_missing_cells = True

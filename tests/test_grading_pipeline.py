@@ -6,7 +6,7 @@ For every assignment of ``solutions/`` one nbgrader course is built in a tempora
 - ``solution``: the release with the instructor's solution typed into the solution cells;
 - ``release``: the release handed in untouched;
 - one student per variant file ``tests/submissions/<assignment>/<variant>.py`` (see
-  ``tests/grading.py``): realistic wrong implementations must lose points, correct alternative
+  ``tests/grading_harness.py``): realistic wrong implementations must lose points, correct alternative
   implementations must get full marks.
 
 A wrong variant that gets full marks means the notebook's tests have a hole: strengthen the tests,
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-import grading
+import grading_harness as grading
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import grading
+import grading_harness as grading
 
 pytestmark = pytest.mark.slow
 
