@@ -224,13 +224,15 @@ class LSTMSeq2Seq(Seq2Seq):
     """The seed notebook's translator: bidirectional LSTM encoder -> LSTM decoder, no attention.
 
     The decoder only sees the encoder's final state: the whole French sentence squeezed into one
-    vector of ``hidden_size`` numbers per layer (the bottleneck attention removes).
+    vector of ``hidden_size`` numbers per layer (the bottleneck attention removes). Same sizes
+    as :class:`AttentionLSTMSeq2Seq`, so the two differ by the attention only.
 
     Parameters
     ----------
     vocab : `Vocabulary`, required
     embedding_dim : `int`, optional (default = `256`)
     hidden_size : `int`, optional (default = `512`)
+        Decoder size; each encoder direction has ``hidden_size // 2`` units.
     num_layers : `int`, optional (default = `1`)
     dropout : `float`, optional (default = `0.2`)
     """
@@ -240,9 +242,12 @@ class LSTMSeq2Seq(Seq2Seq):
     def __init__(self, vocab: Vocabulary, embedding_dim: int = 256, hidden_size: int = 512,
                  num_layers: int = 1, dropout: float = 0.2) -> None:
         super().__init__(vocab)
+        if hidden_size % 2:
+            raise ValueError(f"hidden_size must be even (two encoder directions), got {hidden_size}")
         self.config = dict(embedding_dim=embedding_dim, hidden_size=hidden_size, num_layers=num_layers,
                            dropout=dropout)
-        self.encoder = LSTMEncoder(vocab.get_size("source"), embedding_dim, hidden_size, num_layers, dropout)
+        self.encoder = LSTMEncoder(vocab.get_size("source"), embedding_dim, hidden_size // 2, num_layers, dropout,
+                                   decoder_size=hidden_size)
         self.target_embedding = nn.Embedding(vocab.get_size("target"), embedding_dim, padding_idx=PAD_INDEX)
         self.decoder = nn.LSTM(embedding_dim, hidden_size, num_layers, batch_first=True,
                                dropout=dropout if num_layers > 1 else 0.0)

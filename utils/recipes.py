@@ -21,8 +21,10 @@ FULL = {
     },
     "transformer": {
         "model": dict(d_model=256, num_heads=4, num_encoder_layers=3, num_decoder_layers=3,
-                      dim_feedforward=1024, dropout=0.1),
-        "train": dict(epochs=None, minutes=10, batch_size=64, lr=1e-3, warmup_steps=300, label_smoothing=0.1),
+                      dim_feedforward=512, dropout=0.1),
+        # Measured: 10 epochs = 705 s on one busy core, test BLEU 55.6 greedy / 56.6 beam-4.
+        # Epochs, not minutes: a wall-clock budget on a busy machine would cut training short.
+        "train": dict(epochs=10, minutes=None, batch_size=64, lr=1e-3, warmup_steps=300, label_smoothing=0.1),
     },
 }
 

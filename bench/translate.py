@@ -1,0 +1,191 @@
+"""Train every translator of the course in full mode on the real corpus, score it, write the results.
+
+    python -m bench.translate [--minutes M] [--setting classic] [--out bench/results]
+                              [--models transformer,lstm_attention,lstm] [--corpus PATH]
+
+Each model is built and trained with ``utils.recipes()`` (the settings notebook 03 uses; its time
+budget unless ``--minutes`` gives every model the same one), then scored on the held-out test
+split: BLEU and chrF, greedy and beam search, single- and multi-reference (see
+``utils.evaluation``). Writes ``<out>/results.json`` and ``<out>/results.md`` and saves the trained
+models as ``checkpoints/<model>.pt`` (git-ignored) for the notebook to reuse with ``load_model``.
+"""
+from __future__ import annotations
+
+import os
+
+# On a busy machine OpenMP threads that spin while waiting for each other make PyTorch several
+# times slower; passive waiting avoids it (results unchanged). Must be set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from utils import (Vocabulary, build_dataset, build_model, evaluate_model, get_device, recipes, save_model,
+                   set_seed, train, translate)
+from utils.data import PROJECT_ROOT
+
+MODELS = ("transformer", "lstm_attention", "lstm")
+LABELS = {"transformer": "Transformer", "lstm_attention": "LSTM + attention", "lstm": "LSTM (no attention)"}
+TYPED = "Je suis très fatigué ce soir."  # a sentence as a person types it (capitals, accents)
+BEAM = 4
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as file:
+            cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "device": str(get_device()), "python": platform.python_version(), "platform": platform.platform()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def load() -> list:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
+
+
+def run_model(name: str, splits, args, recipe: dict) -> dict:
+    train_kwargs = dict(recipe["train"])
+    if args.minutes is not None:
+        train_kwargs.update(minutes=args.minutes, epochs=None)
+    min_freq = train_kwargs.pop("min_freq", 1)
+    vocab = Vocabulary(splits.train, min_freq=min_freq)
+    set_seed(args.seed)
+    model = build_model(name, vocab, **recipe["model"])
+    print(f"\n== {LABELS[name]}: {model.num_parameters():,} parameters, {train_kwargs}", flush=True)
+    load_before = load()
+    history = train(model, splits.train, splits.validation, name=name, seed=args.seed, **train_kwargs)
+    load_after = load()
+    scores = {beam: evaluate_model(model, splits.test, beam_size=beam, return_translations=True)
+              for beam in (1, BEAM)}
+    checkpoint = save_model(model, Path(args.checkpoints) / f"{name}.pt", history=history.to_dict())
+    sources = list(scores[1]["translations"])[: args.examples]
+    references = {}
+    for source, target in splits.test:
+        references.setdefault(source, []).append(target)
+    examples = [{"french": s, "references": references[s], "greedy": scores[1]["translations"][s],
+                 f"beam{BEAM}": scores[BEAM]["translations"][s]} for s in sources]
+    examples.append({"french": TYPED, "references": [], "greedy": translate(model, TYPED),
+                     f"beam{BEAM}": translate(model, TYPED, beam_size=BEAM)})
+    result = {
+        "model": name, "label": LABELS[name], "parameters": model.num_parameters(),
+        "bleu_greedy": scores[1]["bleu"], f"bleu_beam{BEAM}": scores[BEAM]["bleu"],
+        "bleu_multi_greedy": scores[1]["bleu_multi"], f"bleu_multi_beam{BEAM}": scores[BEAM]["bleu_multi"],
+        "chrf_greedy": scores[1]["chrf"], f"chrf_beam{BEAM}": scores[BEAM]["chrf"],
+        "chrf_multi_greedy": scores[1]["chrf_multi"], f"chrf_multi_beam{BEAM}": scores[BEAM]["chrf_multi"],
+        "budget_minutes": train_kwargs.get("minutes"), "epochs": history.epochs,
+        "seconds_per_epoch": history.seconds_per_epoch, "tokens_per_second": history.tokens_per_second,
+        "train_seconds": history.train_seconds, "wall_seconds": history.seconds,
+        "final_validation_loss": history.final_validation_loss,
+        "decode_seconds_greedy": scores[1]["decode_seconds"], f"decode_seconds_beam{BEAM}": scores[BEAM]["decode_seconds"],
+        "load_average_before": load_before, "load_average_after": load_after,
+        "model_config": model.config, "train_config": {**train_kwargs, "min_freq": min_freq},
+        "checkpoint": str(checkpoint), "examples": examples,
+        "bleu_signature": scores[1]["bleu_signature"], "bleu_multi_signature": scores[1]["bleu_multi_signature"],
+    }
+    print(f"{LABELS[name]}: BLEU {result['bleu_greedy']:.1f} greedy / {result[f'bleu_beam{BEAM}']:.1f} beam-{BEAM}, "
+          f"chrF {result['chrf_greedy']:.1f}, {history.epochs:.1f} epochs, val loss {history.final_validation_loss:.3f}",
+          flush=True)
+    return result
+
+
+def markdown(report: dict) -> str:
+    m, data = report["machine"], report["data"]
+    lines = [
+        "# Translation benchmark (French -> English)", "",
+        f"Run {report['date']} with `{report['command']}`.", "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} with {m['threads']} threads, device {m['device']}"
+        + (f" ({m['gpu']})" if "gpu" in m else "") + ".",
+        f"Data: setting `{data['setting']}`, {data['train']:,} training / {data['validation']:,} validation / "
+        f"{data['test']:,} test pairs ({data['test_sentences']:,} distinct French test sentences).", "",
+        f"| model | params | BLEU greedy | BLEU beam-{BEAM} | multi-ref BLEU greedy | multi-ref BLEU beam-{BEAM} "
+        f"| chrF greedy | chrF beam-{BEAM} | budget (min) | epochs | s/epoch | tokens/s | val loss | load avg |",
+        "|---|" + "---:|" * 13,
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['label']} | {r['parameters'] / 1e6:.1f}M | {r['bleu_greedy']:.1f} | {r[f'bleu_beam{BEAM}']:.1f} "
+            f"| {r['bleu_multi_greedy']:.1f} | {r[f'bleu_multi_beam{BEAM}']:.1f} | {r['chrf_greedy']:.1f} "
+            f"| {r[f'chrf_beam{BEAM}']:.1f} | {r['budget_minutes'] if r['budget_minutes'] is not None else '-'} "
+            f"| {r['epochs']:.1f} | {r['seconds_per_epoch']:.1f} | {r['tokens_per_second']:,.0f} "
+            f"| {r['final_validation_loss']:.3f} | {r['load_average_before'][0] if r['load_average_before'] else '-'}"
+            f"->{r['load_average_after'][0] if r['load_average_after'] else '-'} |")
+    lines += [
+        "",
+        "* **BLEU / chrF** (sacrebleu, on normalised lower-case text): *single-reference* scores every test pair "
+        "against its own English sentence (a French sentence with 3 translations counts 3 times, once against "
+        "each); *multi-reference* translates each distinct French sentence once and scores it against all its "
+        "English translations in the test split.",
+        f"* Signatures: `{report['results'][0]['bleu_signature']}` and `{report['results'][0]['bleu_multi_signature']}`."
+        if report["results"] else "",
+        "* **tokens/s**: target tokens (labels) per second of training steps; **s/epoch**: training seconds per "
+        "full epoch; **val loss**: plain NLL per target token on the validation split (no label smoothing); "
+        "**load avg**: 1-minute load average of the machine before -> after training (other jobs share the cores).",
+        "", "## Example translations", "",
+    ]
+    for r in report["results"]:
+        lines += [f"### {r['label']}", "", f"| French | reference(s) | greedy | beam-{BEAM} |", "|---|---|---|---|"]
+        for e in r["examples"]:
+            lines.append(f"| {e['french']} | {' / '.join(e['references']) or '-'} | {e['greedy']} | {e[f'beam{BEAM}']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="training budget of every model (default: each recipe's own)")
+    parser.add_argument("--setting", default="classic", help="dataset setting (default: classic)")
+    parser.add_argument("--out", default=str(PROJECT_ROOT / "bench" / "results"), help="results folder")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
+    parser.add_argument("--corpus", default=None, help="fra-eng.zip / fra.txt (default: FRA_ENG_CORPUS, data/, download)")
+    parser.add_argument("--checkpoints", default=str(PROJECT_ROOT / "checkpoints"), help="where trained models go")
+    parser.add_argument("--max-pairs", type=int, default=None, help="subsample the corpus (quick checks only)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--examples", type=int, default=5, help="example test translations per model")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = set(names) - set(MODELS)
+    if unknown:
+        parser.error(f"unknown models {sorted(unknown)}; choose from {MODELS}")
+
+    splits = build_dataset(args.setting, corpus=args.corpus, max_pairs=args.max_pairs)
+    report = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": "python -m bench.translate " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "data": {"setting": args.setting, "max_pairs": args.max_pairs, "train": len(splits.train),
+                 "validation": len(splits.validation), "test": len(splits.test),
+                 "test_sentences": len({s for s, _ in splits.test})},
+        "results": [],
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    all_recipes = recipes()
+    for name in names:
+        report["results"].append(run_model(name, splits, args, all_recipes[name]))
+        report["total_seconds"] = time.perf_counter() - start
+        # Written after every model: a long run interrupted later still leaves its results.
+        (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "results.md").write_text(markdown(report) + "\n")
+    print(f"\nWrote {out / 'results.json'} and {out / 'results.md'} in {report['total_seconds'] / 60:.1f} minutes")
+    return report
+
+
+if __name__ == "__main__":
+    main()
