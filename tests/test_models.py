@@ -17,19 +17,7 @@ SMALL = {
                         dropout=0.0),
 }
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread, and much faster on a busy machine (no OpenMP waits)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-
-@pytest.fixture(scope="module")
-def pairs():
-    return [(normalize(french), normalize(english)) for english, french in read_raw_pairs(TINY)]
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -14,19 +14,7 @@ TINY = Path(__file__).resolve().parent / "data" / "tiny_fra_eng.txt"
 TINY_TRANSFORMER = dict(d_model=32, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=64,
                         dropout=0.0)
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread, and much faster on a busy machine (no OpenMP waits)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-
-@pytest.fixture(scope="module")
-def pairs():
-    return [(normalize(french), normalize(english)) for english, french in read_raw_pairs(TINY)]
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def test_shift_targets():
