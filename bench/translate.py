@@ -11,15 +11,10 @@ models as ``checkpoints/<model>.pt`` (git-ignored) for the notebook to reuse wit
 """
 from __future__ import annotations
 
-import os
-
-# On a busy machine OpenMP threads that spin while waiting for each other make PyTorch several
-# times slower; passive waiting avoids it (results unchanged). Must be set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import datetime
 import json
+import os
 import platform
 import sys
 import time
