@@ -205,17 +205,19 @@ def plot_attention(model, sentence: str, translation: Optional[str] = None, laye
 
     source_words, target_words, weights = attention_weights(model, sentence, translation, layer)
     if weights.dim() == 3:  # Transformer: (heads, tgt, src)
+        where = "last decoder layer" if layer == -1 else f"decoder layer {layer}"
         if head == "all":
             heads = weights.size(0)
             fig, axes = plt.subplots(1, heads, figsize=(3.2 * heads, 3.2), squeeze=False)
             for h, axis in enumerate(axes[0]):
-                _heatmap(axis, weights[h], source_words, target_words, f"layer {layer}, head {h}")
+                _heatmap(axis, weights[h], source_words, target_words, f"{where}, head {h}")
             fig.tight_layout()
             return axes[0]
-        title = f"layer {layer}, " + ("mean of heads" if head is None else f"head {head}")
+        title = (f"Transformer cross-attention\n{where}, "
+                 + (f"mean of {weights.size(0)} heads" if head is None else f"head {head}"))
         weights = weights.mean(0) if head is None else weights[head]
     else:
-        title = "Luong attention"
+        title = "LSTM + attention (Luong)"
     if ax is None:
         _, ax = plt.subplots(figsize=(0.6 * len(source_words) + 2, 0.5 * len(target_words) + 1.5))
     _heatmap(ax, weights, source_words, target_words, title)
