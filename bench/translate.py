@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from utils import (Vocabulary, build_dataset, build_model, evaluate_model, get_device, recipes, save_model,
-                   set_seed, train, translate)
+                   set_seed, smoke_mode, train, translate)
 from utils.data import PROJECT_ROOT
 
 MODELS = ("transformer", "lstm_attention", "lstm")
@@ -67,7 +67,8 @@ def run_model(name: str, splits, args, recipe: dict) -> dict:
     scores = {beam: evaluate_model(model, splits.test, beam_size=beam, return_translations=True)
               for beam in (1, BEAM)}
     checkpoint = save_model(model, Path(args.checkpoints) / f"{name}.pt", history=history.to_dict())
-    sources = list(scores[1]["translations"])[: args.examples]
+    test_sources = list(scores[1]["translations"])  # distinct French test sentences, in split order
+    sources = test_sources[:: max(1, len(test_sources) // max(1, args.examples))][: args.examples]
     references = {}
     for source, target in splits.test:
         references.setdefault(source, []).append(target)
@@ -102,6 +103,8 @@ def markdown(report: dict) -> str:
     lines = [
         "# Translation benchmark (French -> English)", "",
         f"Run {report['date']} with `{report['command']}`.", "",
+        *(["**Smoke mode** (`COURSE_SMOKE=1`): tiny models, a few steps. These numbers measure nothing.", ""]
+          if report.get("smoke") else []),
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} with {m['threads']} threads, device {m['device']}"
         + (f" ({m['gpu']})" if "gpu" in m else "") + ".",
         f"Data: setting `{data['setting']}`, {data['train']:,} training / {data['validation']:,} validation / "
@@ -163,6 +166,7 @@ def main(argv=None) -> dict:
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": "python -m bench.translate " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
+        "smoke": smoke_mode(),
         "data": {"setting": args.setting, "max_pairs": args.max_pairs, "train": len(splits.train),
                  "validation": len(splits.validation), "test": len(splits.test),
                  "test_sentences": len({s for s, _ in splits.test})},
@@ -171,7 +175,7 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    all_recipes = recipes()
+    all_recipes = recipes(smoke=report["smoke"])
     for name in names:
         report["results"].append(run_model(name, splits, args, all_recipes[name]))
         report["total_seconds"] = time.perf_counter() - start

@@ -13,8 +13,8 @@ import copy
 from typing import Dict
 
 FULL = {
-    # Reference run (bench/results/, 2 cores): LSTM 20 epochs = 3.0 min, test BLEU 51.6 greedy / 53.2
-    # beam-4; LSTM + attention 24 epochs = 4.4 min, 58.5 / 60.2 (its validation loss flattens after ~14).
+    # Reference run (bench/results/, 2 cores): LSTM 20 epochs = 3.1 min, test BLEU 51.6 greedy / 53.2
+    # beam-4; LSTM + attention 24 epochs = 4.5 min, 58.5 / 60.2 (its validation loss flattens after ~14).
     "lstm": {
         "model": dict(embedding_dim=256, hidden_size=512, dropout=0.2),
         "train": dict(epochs=20, minutes=None, batch_size=64, lr=2e-3, warmup_steps=200, label_smoothing=0.0),
@@ -28,7 +28,7 @@ FULL = {
                       dim_feedforward=512, dropout=0.1),
         # Measured, 10 epochs on one busy core (~700 s): lr 1e-3 -> validation BLEU 54.5 greedy / 56.3
         # beam-4; lr 2e-3 -> 58.9 / 60.1 (test 57.5 / 59.7); lr 3e-3 -> 56.9 / 57.7; dropout 0.2 -> 55.5 / 57.1.
-        # 16 epochs (reference run, bench/results/): test BLEU 56.7 greedy / 61.3 beam-4 in 4.7 minutes.
+        # 16 epochs (reference run, bench/results/): test BLEU 56.7 greedy / 61.3 beam-4 in 4.6 minutes.
         # Epochs, not minutes: a wall-clock budget on a busy machine would cut training short.
         "train": dict(epochs=16, minutes=None, batch_size=64, lr=2e-3, warmup_steps=300, label_smoothing=0.1),
     },
