@@ -3,9 +3,9 @@
 ``recipes()`` gives, per model name, the constructor arguments (``"model"``) and the keyword
 arguments of :func:`utils.training.train` (``"train"``). Full mode is what a student runs on a
 2-core laptop CPU: every budget is a number of epochs, so the same training happens on every
-machine and only the time differs (the reference run in ``bench/results/`` trained all three in
-about 13 minutes on 2 cores); smoke mode (CI, autograding) trains
-tiny models for one epoch, exercising every code path in seconds.
+machine and only the time differs (the reference run in ``bench/results/`` trained and scored all
+three in about 13 minutes on 2 cores). Smoke mode (CI, autograding) trains tiny models for one
+epoch, exercising every code path in seconds.
 """
 from __future__ import annotations
 
