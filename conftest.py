@@ -29,6 +29,9 @@ os.environ["COURSE_DATA_DIR"] = str(_SANDBOX / "data")
 _cached = ROOT / "data" / "fra-eng.zip"
 if not os.environ.get("FRA_ENG_CORPUS") and _cached.is_file():
     os.environ["FRA_ENG_CORPUS"] = str(_cached)
+# Later notebooks load the definitions of earlier ones (utils.notebooks): in the tests, the
+# instructor's reference in solutions/, whichever folder the notebook runs from.
+os.environ["COURSE_NOTEBOOKS"] = str(ROOT / "solutions")
 # Notebooks executed by the tests run in their fast "smoke" mode (tiny data, few steps).
 os.environ["COURSE_SMOKE"] = "1"
 

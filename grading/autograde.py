@@ -47,6 +47,9 @@ from .course import (Course, GradingError, STUDENT_ID, copy_tree_files, grade_id
 from .executor import kernel_argv, write_kernelspec
 
 OUTCOMES_FILE = "outcomes.csv"
+#: Folder of a job's sandbox with the reference of the earlier notebooks (``COURSE_NOTEBOOKS`` points there).
+REFERENCE_FOLDER = ".reference"
+NOTEBOOKS_ENV = "COURSE_NOTEBOOKS"
 OUTCOME_FIELDS = ["student", "assignment", "notebook", "outcome", "reason", "score", "max_score",
                   "seconds", "notes", "graded_at"]
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
@@ -393,6 +396,7 @@ class Autograder:
         copy_tree_files(self.course.source / job.assignment, work)               # the instructor's win
         for sub in (".ipython", ".cache", ".config", ".mpl", ".runtime", ".jupyter"):
             (job.sandbox / sub).mkdir()
+        self.write_reference(job.sandbox / REFERENCE_FOLDER, job.assignment)
         if self.user:
             import pwd
 
@@ -420,6 +424,22 @@ class Autograder:
         job.started = time.monotonic()
         job.deadline = job.started + (self.opts.timeout or 24 * 3600) + self.opts.grace
         return True
+
+    def write_reference(self, folder: Path, assignment: str) -> None:
+        """The instructor's definitions of the notebooks before ``assignment``, for ``COURSE_NOTEBOOKS``.
+
+        A later notebook runs on the code of earlier ones (``utils.notebooks``); graded, it gets the
+        reference, so that a wrong answer in one notebook costs points there only. Only what the
+        loader reads is copied (imports, answer and definition cells): no tests, hidden or not.
+        """
+        from utils.notebooks import export_definitions
+
+        for earlier in self.course.assignments():
+            if earlier >= assignment:
+                continue
+            for notebook in self.course.notebook_names(earlier):
+                export_definitions(self.course.source_notebook(earlier, notebook),
+                                   folder / earlier / f"{notebook}.ipynb")
 
     def up_to_date(self, job: Job, out_dir: Path) -> bool:
         graded = out_dir / f"{job.notebook}.ipynb"
@@ -488,7 +508,7 @@ class Autograder:
             "HOME": str(home), "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".mpl"),
             "XDG_CACHE_HOME": str(home / ".cache"), "XDG_CONFIG_HOME": str(home / ".config"),
             "JUPYTER_CONFIG_DIR": str(home / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(home / ".runtime"),
-            "TMPDIR": str(home),
+            "TMPDIR": str(home), NOTEBOOKS_ENV: str(home / REFERENCE_FOLDER),
         })
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env.setdefault(var, str(threads))

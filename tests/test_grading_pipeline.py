@@ -56,10 +56,13 @@ REQUIRED_VARIANTS = {
         },
         "full marks": {},
     },
-    "03-translation": {
+    "03-transformer": {
+        "loses points": {},
+        "full marks": {},
+    },
+    "04-translation": {
         "loses points": {
             "no_shift": "labels equal the decoder input (the seed's bug)",
-            "causal_mask_inverted": "upper-triangular causal mask",
             "loss_counts_padding": "the loss averages over padding too",
         },
         "full marks": {
@@ -74,6 +77,9 @@ ASSIGNMENTS = sorted(set(grading.assignments()) | set(REQUIRED_VARIANTS))
 #: The kernels of several assignments run at once on few cores: one math thread each (unless the
 #: caller chose otherwise) avoids oversubscription; the test tensors are tiny anyway.
 KERNEL_ENV = {name: os.environ.get(name, "1") for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+#: A later notebook uses the instructor's reference of the earlier ones (as `python -m grading` does):
+#: a wrong answer in 01 must cost points in 01 only.
+KERNEL_ENV["COURSE_NOTEBOOKS"] = str(grading.ROOT / "solutions")
 
 
 @dataclass
