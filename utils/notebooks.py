@@ -195,26 +195,31 @@ def load_notebook(assignment: str, folder: Optional[PathLike] = None) -> types.M
     parts, names_of_todo = _select(cells, path, assignment)
 
     module = types.ModuleType(module_name(assignment), f"Definitions of the notebook {path}")
-    module.__file__ = str(path)
+    module.__notebook__ = str(path)
     module.__notebook_todos__ = names_of_todo
+    # All code cells, one after the other, are the "file" of the module: inspect.getsource and
+    # tracebacks show the earlier notebook's lines.
+    module.__file__ = f"<{path.parent.name}/{path.name}>"
+    offsets, lines = {}, []
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") == "code":
+            offsets[index] = len(lines)
+            lines += [line if line.endswith("\n") else line + "\n" for line in _source(cell).splitlines()]
+    linecache.cache[module.__file__] = (sum(map(len, lines)), None, lines, module.__file__)
     sys.modules[module.__name__] = module  # classes defined there pickle and inspect normally
     _LOADING.append(path.parent.parent)
     try:
-        _run(parts, cells, module, assignment)
+        _run(parts, offsets, module, assignment)
     finally:
         _LOADING.pop()
     _CACHE[path] = (mtime, module)
     return module
 
 
-def _run(parts, cells, module: types.ModuleType, assignment: str) -> None:
+def _run(parts, offsets: Dict[int, int], module: types.ModuleType, assignment: str) -> None:
     for index, node in parts:
-        # Each statement is compiled under a file name of its own, whose "lines" are the cell's:
-        # tracebacks and inspect.getsource show the earlier notebook's code.
-        filename = f"<{assignment} cell {index}>"
-        lines = _source(cells[index]).splitlines(keepends=True)
-        linecache.cache[filename] = (len(_source(cells[index])), None, lines, filename)
-        code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
+        ast.increment_lineno(node, offsets[index])
+        code = compile(ast.Module(body=[node], type_ignores=[]), module.__file__, "exec")
         try:
             exec(code, module.__dict__)
         except NotebookNotReady:
@@ -237,7 +242,7 @@ def from_notebook(assignment: str, *names: str, folder: Optional[PathLike] = Non
     missing = [name for name in names if not hasattr(module, name)]
     if missing:
         raise NotebookNotReady(
-            f"{module.__file__} defines no {', '.join(missing)}: keep the names of the TODOs as the notebook "
+            f"{module.__notebook__} defines no {', '.join(missing)}: keep the names of the TODOs as the notebook "
             f"gives them (it defines {', '.join(sorted(n for n in vars(module) if not n.startswith('_'))) or 'nothing'}).")
     found = tuple(getattr(module, name) for name in names)
     return found[0] if len(found) == 1 else found
@@ -246,8 +251,7 @@ def from_notebook(assignment: str, *names: str, folder: Optional[PathLike] = Non
 def source_notebook(obj) -> Optional[str]:
     """The notebook file an object was loaded from (None for anything else)."""
     module = sys.modules.get(getattr(obj, "__module__", "") or "")
-    path = getattr(module, "__file__", None)
-    return path if path and path.endswith(".ipynb") else None
+    return getattr(module, "__notebook__", None)
 
 
 def export_definitions(source: PathLike, destination: PathLike) -> Path:
