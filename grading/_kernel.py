@@ -111,7 +111,22 @@ def _drop_privileges():
     libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
-def _run_as_init(command):
+PRIVATE_FOLDERS = ("/tmp", "/dev/shm")  # new and empty in an isolated kernel
+
+
+def _start_error(error, program, real_program):
+    """Why the isolated kernel could not start; for a program under /tmp, why that is and what to do."""
+    reason = str(error)
+    if isinstance(error, FileNotFoundError):
+        reason += f": {program}" + (f" (-> {real_program})" if real_program != program else "")
+        under = [f for f in PRIVATE_FOLDERS for path in (program, real_program) if path.startswith(f + "/")]
+        if under:
+            reason += (f". It lies under {under[0]}, which an isolated kernel sees as a new, empty folder: move the "
+                       "course and its Python (.venv) out of /tmp, or grade with --isolation none")
+    return f"could not start the isolated kernel: {reason}"
+
+
+def _run_as_init(command, real_program=None):
     """Fork: the child (PID 1 of the new PID namespace) becomes the kernel; this process waits and
     exits like it (same code, same signal), so that Jupyter sees the kernel's own fate."""
     child = os.fork()
@@ -122,7 +137,7 @@ def _run_as_init(command):
             _drop_privileges()
             os.execv(command[0], command)
         except BaseException as error:  # pragma: no cover - reported by the kernel manager
-            sys.stderr.write(f"could not start the isolated kernel: {error}\n")
+            sys.stderr.write(_start_error(error, command[0], real_program or command[0]) + "\n")
         os._exit(127)
     for sig in (signal.SIGINT, signal.SIGQUIT):  # the process group's SIGINT reaches the kernel itself
         signal.signal(sig, signal.SIG_IGN)
@@ -182,8 +197,9 @@ def main(argv):
     if opts.get("isolate"):
         if not opts.get("check"):
             _copy_connection_file(command, home)
+        real_program = os.path.realpath(command[0])  # before /tmp is replaced
         isolate(home, hide, writable)
-        return _run_as_init(command)
+        return _run_as_init(command, real_program)
     if opts.get("user"):
         import pwd
 

@@ -132,6 +132,8 @@ class Autograder:
         self.isolate = False
         self.run_dir: Path | None = None
         self.sandbox_root: Path | None = None
+        #: assignment -> students whose submissions wait for ``make release`` (set by find_jobs)
+        self.waiting: dict[str, list[str]] = {}
 
     # -- set-up -----------------------------------------------------------------------------
     def find_jobs(self, assignments: list[str] | None, students: list[str] | None) -> list[Job]:
@@ -140,13 +142,16 @@ class Autograder:
         unknown = sorted(set(wanted) - set(known))
         if unknown:
             raise GradingError(f"no assignment {unknown} in {self.course.source} (assignments: {known})")
-        with self.course.gradebook() as gb:
-            released = {a.name for a in gb.assignments}
+        released = self.course.released()
         missing = [a for a in wanted if a not in released]
+        self.waiting = {a: [s for s in names if STUDENT_ID.match(s)]
+                        for a, names in self.course.submissions(missing, students).items()}
+        self.waiting = {a: names for a, names in self.waiting.items() if names}
         if missing and assignments:
-            raise GradingError(f"{missing} not in the gradebook: run `python -m grading release` first")
-        for assignment in missing:
-            self.log(f"skipped {assignment}: not in the gradebook yet (run `python -m grading release`)")
+            if self.waiting:
+                raise NotReleased(self.waiting)
+            raise GradingError(f"{missing} not in the gradebook yet: run `make release` "
+                               "(python -m grading release) first")
         wanted = [a for a in wanted if a in released]
         jobs = []
         root = self.course.submitted
@@ -263,6 +268,18 @@ class Autograder:
     def choose_isolation(self) -> bool:
         """Kernels in their own mount and PID namespaces (Linux, root), if a test kernel starts so."""
         if self.opts.isolation in ("", "none") or not sys.platform.startswith("linux") or os.geteuid() != 0:
+            return False
+        hidden = hidden_by_private_tmp()
+        if hidden:
+            what, path = hidden[0]
+            folder = private_root(os.path.abspath(path))
+            symptom = (' ("could not start the isolated kernel: [Errno 2] No such file or directory")'
+                       if "interpreter" in what else "")
+            self.log(f"warning: kernels cannot be isolated here: {what} ({path}) lies under {folder}, and an "
+                     f"isolated kernel gets a private, empty {folder} (so that it sees no other job): it would not "
+                     f"find it{symptom}. Move the course folder, with its .venv, out of /tmp (e.g. to ~/course) to "
+                     "grade isolated, or pass --isolation none (make autograde GRADING_ARGS=\"--isolation none\") to "
+                     "choose this mode yourself. Now kernels run in a throw-away folder as the current user.")
             return False
         home = Path(tempfile.mkdtemp(prefix="probe-", dir=self.sandbox_root))
         try:
@@ -666,6 +683,35 @@ class Autograder:
                  + (f" -- {job.reason}" if job.reason else "") + (f" [{'; '.join(job.notes)}]" if job.notes else ""))
 
 
+#: Folders an isolated kernel gets new and empty (``_kernel.py``): what lies under them is gone for it.
+PRIVATE_FOLDERS = ("/tmp", "/dev/shm")
+
+
+def private_root(path: str) -> str:
+    """The private folder of an isolated kernel that ``path`` lies under, or ''."""
+    for folder in PRIVATE_FOLDERS:
+        if path == folder or path.startswith(folder.rstrip("/") + "/"):
+            return folder
+    return ""
+
+
+def hidden_by_private_tmp() -> list[tuple[str, str]]:
+    """(what, path) of what an isolated kernel needs but would not see: the interpreter, its
+    environment (site-packages) or the course's ``utils`` under /tmp (a course cloned into /tmp,
+    with its .venv). The kernel's /tmp is new and empty, so its ``execv`` fails with ENOENT."""
+    import importlib.util
+
+    needed = [("the Python interpreter", sys.executable), ("the Python interpreter", os.path.realpath(sys.executable)),
+              ("its environment", sys.prefix), ("its environment", os.path.realpath(sys.prefix))]
+    try:
+        spec = importlib.util.find_spec("utils")
+        if spec is not None and spec.origin:
+            needed.append(("the course's utils package", os.path.realpath(os.path.dirname(spec.origin))))
+    except (ImportError, ValueError):
+        pass
+    return [(what, path) for what, path in needed if private_root(os.path.abspath(path))]
+
+
 def restore_missing_cells(nb, ref: Reference) -> list[str]:
     """Put back the read-only and graded cells of ``ref`` that the notebook lacks, where they were."""
     from nbformat.v4 import new_code_cell, new_markdown_cell
@@ -733,9 +779,41 @@ def append_outcomes(course: Course, rows: list[dict]) -> None:
 
 def autograde(course: Course, options: Options, assignments: list[str] | None = None,
               students: list[str] | None = None, log=print) -> list[Job]:
+    """Grade the submissions of the released assignments; the jobs, one per (student, notebook).
+
+    Raises
+    ------
+    NotReleased
+        Some submissions wait for ``make release`` (their assignment is not in the gradebook):
+        raised after grading the others (``error.jobs``), so that the run does not end "green".
+    """
     grader = Autograder(course, options, log)
     jobs = grader.find_jobs(assignments, students)
+    done = grader.run(jobs) if jobs else []
+    if grader.waiting:
+        raise NotReleased(grader.waiting, done)
     if not jobs:
         log("nothing to grade: no submissions in " + str(course.submitted))
-        return []
-    return grader.run(jobs)
+    return done
+
+
+class NotReleased(GradingError):
+    """Submissions in ``submitted/`` whose assignment is not in the gradebook yet: ``make release``
+    first (``make collect`` works without it, autograding does not)."""
+
+    def __init__(self, waiting: dict[str, list[str]], jobs: list[Job] | None = None):
+        self.waiting, self.jobs = waiting, list(jobs or [])
+        super().__init__(waiting_message(waiting, graded_others=bool(self.jobs)))
+
+
+def waiting_message(waiting: dict[str, list[str]], graded_others: bool = False, shown: int = 8) -> str:
+    """What to tell the instructor about submissions that wait for ``make release``."""
+    count = sum(len(students) for students in waiting.values())
+    lines = [f"{count} submission(s) in submitted/ wait for `make release` and were not graded"
+             + (" (the others were)" if graded_others else "") + ":"]
+    for assignment, students in sorted(waiting.items()):
+        names = ", ".join(students[:shown]) + (f" and {len(students) - shown} more" if len(students) > shown else "")
+        lines.append(f"  {assignment} (not in the gradebook yet): {names}")
+    lines.append("Only assignments in the gradebook can be graded, and `make release` (python -m grading release) "
+                 "puts them there: run it, then autograde again.")
+    return "\n".join(lines)

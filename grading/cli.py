@@ -89,23 +89,32 @@ def main(argv: list[str] | None = None) -> int:
             release(course, args.assignments or None)
             return 0
         if args.command == "collect":
-            from .collect import collect, format_report
+            from .collect import collect, format_report, unreleased_warnings
 
             items = collect(course, Path(args.src), force=args.force, dry_run=args.dry_run)
             print(format_report(items))
+            for warning in unreleased_warnings(course, items):
+                print(warning)
             return 1 if any(i.status == "not imported" for i in items) else 0
         if args.command == "autograde":
-            from .autograde import Options, autograde, outcomes_path
+            from .autograde import NotReleased, Options, autograde, outcomes_path
 
             options = Options(workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
                               memory_mb=args.memory_mb, isolation=args.isolation, sandbox_user=args.sandbox_user,
                               strict_stderr=args.strict_stderr, force=args.force, keep=args.keep,
                               grace=args.grace)
-            jobs = autograde(course, options, args.assignment, args.student)
+            waiting = None
+            try:
+                jobs = autograde(course, options, args.assignment, args.student)
+            except NotReleased as error:  # submissions wait for `make release`: never a "green" run
+                jobs, waiting = error.jobs, error
             counts = Counter(job.outcome for job in jobs)
             if jobs:
                 print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                       + f" (log: {outcomes_path(course)})")
+            if waiting is not None:
+                print(f"error: {waiting}", file=sys.stderr)
+                return 2
             return 3 if counts.get("failed") else 0
         if args.command == "grades":
             from .grades import export

@@ -200,6 +200,22 @@ def collect(course: Course, src: Path, force: bool = False, dry_run: bool = Fals
     return items
 
 
+def unreleased_warnings(course: Course, items: list[Item]) -> list[str]:
+    """A warning per assignment collected here that is not in the gradebook yet: ``make autograde``
+    grades only released assignments (collecting works without a release, grading does not)."""
+    collected: dict[str, set[str]] = defaultdict(set)
+    for item in items:
+        if item.status in ("imported", "replaced", "unchanged") and item.assignment:
+            collected[item.assignment].add(item.student)
+    if not collected:
+        return []
+    released = course.released()
+    waiting = course.submissions(sorted(set(collected) - released))
+    return [f"warning: {assignment} is not in the gradebook yet: its {len(students)} submission(s) in submitted/ "
+            "wait for `make release` (python -m grading release); run it before `make autograde`"
+            for assignment, students in sorted(waiting.items())]
+
+
 def format_report(items: list[Item]) -> str:
     lines = []
     good = [i for i in items if i.status in ("imported", "replaced", "unchanged", "extra")]

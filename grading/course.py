@@ -101,6 +101,28 @@ class Course:
             return Path(self.db_url[len("sqlite:///"):])
         return None
 
+    def released(self) -> set[str]:
+        """The assignments in the gradebook: ``make release`` (nbgrader ``generate_assignment``) puts
+        them there, and only those can be autograded. Empty when there is no gradebook yet (it is
+        not created here)."""
+        db = self.db_path()
+        if db is not None and not db.is_file():
+            return set()
+        with self.gradebook() as gb:
+            return {a.name for a in gb.assignments}
+
+    def submissions(self, assignments: list[str] | None = None,
+                    students: list[str] | None = None) -> dict[str, list[str]]:
+        """``assignment -> students`` with a folder ``submitted/<student>/<assignment>/`` (filtered)."""
+        found: dict[str, list[str]] = {}
+        if not self.submitted.is_dir():
+            return found
+        for folder in sorted(p for p in self.submitted.glob("*/*") if p.is_dir()):
+            student, assignment = folder.parent.name, folder.name
+            if (assignments is None or assignment in assignments) and (not students or student in students):
+                found.setdefault(assignment, []).append(student)
+        return found
+
     # -- nbgrader -----------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
         """Environment of nbgrader commands: the interpreter's bin folder first (nbgrader runs

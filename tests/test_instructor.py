@@ -11,6 +11,9 @@ collect -> autograde -> grades -> feedback, and the students' ``validate``.
 - grades exports per-question and total CSVs that agree with the gradebook;
 - feedback shows pass/fail and the tests' messages but never a line of the hidden tests;
 - validate exits 0 when every test passes, 1 when one fails, 2 for a file that is not a notebook.
+- steps in the wrong order say so: collect before release warns, autograde before release exits 2
+  naming the submissions that wait for `make release`; a course whose Python lies under /tmp says
+  why its kernels cannot be isolated and what to do.
 """
 from __future__ import annotations
 
@@ -234,3 +237,87 @@ def test_validate_exit_codes(course, tmp_path):
     assert codes == {"good": 0, "bad": 1, "broken": 2}, out
     assert "PASSED: 12/12" in out["good"]
     assert "FAIL  test_sdpa_reference" in out["bad"] and "FAILED" in out["bad"]
+
+
+# ------------------------------------------------------------------------------------------
+# instructor steps in the wrong order, a course under /tmp: the tools say so
+# ------------------------------------------------------------------------------------------
+P = "02-positional-encoding"
+
+
+def test_autograde_before_release_names_the_waiting_submissions(tmp_path):
+    """collect, then autograde before release: autograde exits non-zero and names the submissions
+    that wait for `make release` (never "nothing to grade" and exit 0); collect warns first."""
+    course = h.make_course(tmp_path / "course", (A, P))           # nothing released yet
+    src = tmp_path / "returned"
+    (src / "bob").mkdir(parents=True)
+    (src / "alice_01-attention.ipynb").write_text("{ not json")    # graded `invalid`: no kernel needed
+    (src / "bob" / "01-attention.ipynb").write_text("{ not json")
+    nbformat.write(nbformat.read(str(course / "solutions" / P / f"{P}.ipynb"), 4), str(src / f"carol_{P}.ipynb"))
+
+    collected = h.cli(course, "collect", str(src))                 # collecting needs no release: exit 0
+    for assignment, count in ((A, 2), (P, 1)):
+        assert (f"warning: {assignment} is not in the gradebook yet: its {count} submission(s) in submitted/ "
+                "wait for `make release`") in collected.stdout, collected.stdout
+
+    for args, named, unnamed in (((), ["alice, bob", "carol"], []), (("--assignment", A), ["alice, bob"], ["carol"])):
+        proc = h.cli(course, "autograde", "--isolation", "none", *args, check=False)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert "nothing to grade" not in proc.stdout + proc.stderr
+        assert "wait for `make release` and were not graded:" in proc.stderr, proc.stderr
+        assert all(name in proc.stderr for name in named) and not any(name in proc.stderr for name in unnamed)
+        assert "(not in the gradebook yet)" in proc.stderr and "then autograde again" in proc.stderr
+    assert not (course / "autograded" / "outcomes.csv").exists()   # nothing was graded
+
+    h.cli(course, "release", A)                                    # 01 released, 02 still not
+    again = h.cli(course, "collect", str(src))
+    assert f"warning: {A} is not" not in again.stdout and f"warning: {P} is not in the gradebook yet" in again.stdout
+    proc = h.cli(course, "autograde", "--isolation", "none", check=False)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)         # 01 graded, 02 still waits: not green
+    assert "outcomes: invalid 2" in proc.stdout, proc.stdout
+    assert "1 submission(s)" in proc.stderr and "(the others were)" in proc.stderr
+    assert f"{P} (not in the gradebook yet): carol" in proc.stderr and "alice" not in proc.stderr
+    assert {s: o["outcome"] for s, o in h.outcomes(course).items()} == {"alice": "invalid", "bob": "invalid"}
+    ok = h.cli(course, "autograde", "--isolation", "none", "--assignment", A)   # only released ones asked: exit 0
+    assert "outcomes: invalid 2" in ok.stdout and not ok.stderr.strip().startswith("error")
+
+
+@pytest.mark.skipif(not h.isolation_available(), reason="kernels cannot be isolated here (Linux, root, namespaces)")
+def test_course_python_under_tmp_says_why_it_cannot_isolate(tmp_path):
+    """A course whose Python lies under /tmp (cloned there, with its .venv): an isolated kernel gets a
+    private, empty /tmp and cannot start. The grader says why and what to do, and grades anyway."""
+    import sysconfig
+
+    if not str(tmp_path.resolve()).startswith("/tmp/"):
+        pytest.skip(f"the temporary folder {tmp_path} is not under /tmp")
+    venv = tmp_path / "venv"                                       # the course's own Python, under /tmp
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "course_packages.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+
+    home = tmp_path / "home"
+    home.mkdir()
+    kernel = subprocess.run([str(python), str(h.REPO / "grading" / "_kernel.py"), "--isolate", "--home", str(home),
+                             "--check", "--", str(python), "-c", "print('started')"],
+                            cwd=home, capture_output=True, text=True, timeout=120)
+    assert kernel.returncode == 127 and "started" not in kernel.stdout, (kernel.stdout, kernel.stderr)
+    assert f"No such file or directory: {python}" in kernel.stderr, kernel.stderr
+    assert "It lies under /tmp" in kernel.stderr and "--isolation none" in kernel.stderr
+
+    course = h.make_course(tmp_path / "course")
+    h.cli(course, "release")
+    h.submit(course, "erin", "{ not json")
+    env = os.environ.copy()
+    env["PYTHONPATH"] = os.pathsep.join([str(h.REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PATH"] = os.pathsep.join([str(python.parent), str(Path(sys.executable).parent), env.get("PATH", "")])
+    proc = subprocess.run([str(python), "-m", "grading", "--root", str(course), "autograde"], cwd=h.REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    out = proc.stdout
+    assert "warning: kernels cannot be isolated here: the Python interpreter" in out, out
+    assert "lies under /tmp" in out and "private, empty /tmp" in out
+    assert "Move the course folder, with its .venv, out of /tmp" in out and "--isolation none" in out
+    assert "kernels run as the current user, in a throw-away folder" in out
+    assert h.outcomes(course)["erin"]["outcome"] == "invalid"

@@ -1,7 +1,32 @@
-"""Wrong: the table is stored as an nn.Parameter (frozen with requires_grad=False) instead of a buffer. Expected: loses points."""
+"""Wrong: the table is stored as an nn.Parameter (frozen with requires_grad=False) instead of a buffer. Expected: loses points.
+
+Message: self.pe is an nn.Parameter
+Message: register it as a buffer
+"""
 
 # %% [positional_encoding]
 class PositionalEncoding(torch.nn.Module):
+    """
+    Sinusoidal positional encoding of "Attention Is All You Need" (Vaswani et al., 2017).
+
+    Adds PE[t] to the token at position t = 0, 1, ... and applies dropout, where
+    PE[t, 2i] = sin(t / 10000^(2i / hidden_size)) and PE[t, 2i + 1] = cos(t / 10000^(2i / hidden_size)).
+
+    Parameters
+    ----------
+    hidden_size : int
+        Size of the token vectors (must be even).
+    dropout : float or None
+        Dropout probability applied after adding the encoding. None or 0 means no dropout.
+    max_len : int, optional (default = 5000)
+        Longest sequence supported: the table has max_len rows.
+
+    Buffers
+    -------
+    pe : torch.Tensor ~ (1, max_len, hidden_size)
+        The table, computed once in __init__. A buffer, not a parameter: it follows
+        module.to(device or dtype) and is saved in state_dict, but is never trained.
+    """
 
     def __init__(self, hidden_size: int, dropout: Optional[float], max_len: int = 5000) -> None:
         super().__init__()
@@ -18,10 +43,20 @@ class PositionalEncoding(torch.nn.Module):
         table = torch.zeros(max_len, hidden_size)
         table[:, 0::2] = torch.sin(angles)
         table[:, 1::2] = torch.cos(angles)
-        self.pe = torch.nn.Parameter(table.unsqueeze(0), requires_grad=False)  # WRONG: a parameter, not a buffer                          # (1, max_len, hidden_size)
+        self.pe = torch.nn.Parameter(table.unsqueeze(0), requires_grad=False)  # WRONG: a parameter, not a buffer
         self.dropout = torch.nn.Dropout(p=dropout) if dropout else torch.nn.Identity()
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """
+        Parameters
+        ----------
+        tokens : torch.Tensor ~ (batch, seq_len, hidden_size), seq_len <= max_len
+
+        Returns
+        -------
+        torch.Tensor ~ (batch, seq_len, hidden_size)
+            dropout(tokens + PE[:seq_len])
+        """
         seq_len = tokens.size(1)
         if seq_len > self.max_len:
             raise ValueError(f"sequence of {seq_len} tokens is longer than max_len={self.max_len}")
