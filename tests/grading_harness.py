@@ -23,7 +23,17 @@ Variants are files ``tests/submissions/<assignment>/<variant>.py``::
         ...
 
 The header (everything before the first ``# %% [grade_id]`` marker) says what the variant is and
-must contain ``Expected: full marks`` or ``Expected: loses points``.
+must contain ``Expected: full marks`` or ``Expected: loses points``. A wrong variant may also name
+what its failure must tell the student, one ``Message: <text>`` line per expected substring::
+
+    \"\"\"Wrong: key.transpose(1, 2), right for 3-D inputs only. Expected: loses points.
+
+    Message: key.transpose(-2, -1)
+    \"\"\"
+
+The first test cell that loses points must then fail with an error whose full text (the exception's
+message, e.g. ``utils.testing.call``'s with its hint -- not only PyTorch's) contains every one of them
+(:attr:`Variant.messages`, :attr:`CellGrade.error`).
 
 nbgrader exits 0 after many failures (a kernel that died, a notebook it could not execute), so
 :meth:`Course.autograde` checks the gradebook instead: every student that was submitted must have
@@ -54,6 +64,8 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 #: A section of a variant file: ``# %% [grade_id]`` on a line of its own.
 SECTION = re.compile(r"^# %% \[(?P<grade_id>[^\]\s]+)\][ \t]*$", re.MULTILINE)
 EXPECTED = re.compile(r"Expected:\s*(?P<expected>full marks|loses points)\.?", re.IGNORECASE)
+#: ``Message: <text>`` on a line of its own in a variant's header (the text runs to the end of the line).
+MESSAGE = re.compile(r"^[ \t#]*Message:[ \t]*(?P<text>.*?)[ \t]*$", re.MULTILINE)
 #: nbgrader uses the student id as a folder name: keep it to a safe alphabet.
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 #: Folders and files of an assignment that are never copied (editor and Python droppings).
@@ -160,6 +172,8 @@ class Variant:
     full_marks: bool  #: expected outcome: full marks, or at least one test cell loses points
     cells: Mapping[str, str]  #: grade_id -> source of the solution cell
     path: Path | None = None
+    #: substrings that the error of the first test cell losing points must contain (``Message:`` lines)
+    messages: tuple[str, ...] = ()
 
     @property
     def expected(self) -> str:
@@ -179,20 +193,27 @@ class Variant:
             raise GradingError(f"{where}: the header must say `Expected: full marks` or `Expected: loses points`")
         if not STUDENT_ID.match(path.stem):
             raise GradingError(f"{where}: the file name must be a valid student id ({STUDENT_ID.pattern})")
+        messages = tuple(m.group("text") for m in MESSAGE.finditer(header))
+        if any(not m for m in messages):
+            raise GradingError(f"{where}: an empty `Message:` line")
+        full_marks = match.group("expected").lower() == "full marks"
+        if messages and full_marks:
+            raise GradingError(f"{where}: `Message:` lines belong to variants that lose points, not to `Expected: full marks`")
         cells: dict[str, str] = {}
         for gid, code in zip(sections[::2], sections[1::2]):
             if gid in cells:
                 raise GradingError(f"{where}: section [{gid}] appears twice")
             cells[gid] = code.strip("\n") + "\n"
-        description = EXPECTED.sub("", header).strip().strip('"').strip("'").strip("#").strip()
+        description = EXPECTED.sub("", MESSAGE.sub("", header)).strip().strip('"').strip("'").strip("#").strip()
         description = " ".join(description.split())
         return cls(
             assignment=assignment or path.parent.name,
             name=path.stem,
             description=description,
-            full_marks=match.group("expected").lower() == "full marks",
+            full_marks=full_marks,
             cells=cells,
             path=path,
+            messages=messages,
         )
 
 
@@ -212,7 +233,8 @@ class CellGrade:
     name: str
     score: float
     max_score: float
-    problem: str = ""  #: why the cell lost points, from the autograded notebook (error or stderr)
+    problem: str = ""  #: why the cell lost points, from the autograded notebook (error or stderr), shortened
+    error: str = ""  #: the same, in full: the exception's type and whole message (no traceback), or the stderr text
 
     @property
     def full(self) -> bool:
@@ -256,22 +278,36 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _problem(cell) -> str:
-    """Why a graded cell lost points, read from its outputs (nbgrader's own rules)."""
+def _error_text(cell) -> str:
+    """The full text of a graded cell's failure: ``ename: evalue`` of its error, else its stderr.
+
+    Only the exception's own message, not the traceback: a traceback quotes the test's source, hints
+    included, so a check for a hint's text would pass whether or not the error carried it."""
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return _shorten(f"{output.get('ename', 'Error')}: {output.get('evalue', '')}")
+            return _strip_ansi(f"{output.get('ename', 'Error')}: {output.get('evalue', '')}")
         if output.get("output_type") == "stream" and output.get("name") == "stderr":
-            return _shorten("stderr: " + "".join(output.get("text", "")))
+            return _strip_ansi("stderr: " + "".join(output.get("text", "")))
+    return ""
+
+
+def _problem(cell) -> str:
+    """Why a graded cell lost points, read from its outputs (nbgrader's own rules), shortened."""
+    error = _error_text(cell)
+    if error:
+        return _shorten(error)
     for output in cell.get("outputs", []):
         if output.get("output_type") == "execute_result":
             return "partial credit: " + _shorten(str(output.get("data", {}).get("text/plain", "")))
     return ""
 
 
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)  # ANSI colours of tracebacks
+
+
 def _shorten(text: str, width: int = 160) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # ANSI colours of tracebacks
-    text = " ".join(text.split())
+    text = " ".join(_strip_ansi(text).split())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -489,6 +525,7 @@ class Course:
                 executed = read_notebook(path)
                 order = {grade_id(c): i for i, c in enumerate(executed.cells) if grade_id(c)}
                 problems = {grade_id(c): _problem(c) for c in executed.cells if is_autograded_test(c)}
+                errors = {grade_id(c): _error_text(c) for c in executed.cells if is_autograded_test(c)}
                 for c in executed.cells:
                     if is_solution_cell(c) and any(out.get("output_type") == "error" for out in c.get("outputs", [])):
                         result.answer_errors[grade_id(c)] = _problem(c)
@@ -500,7 +537,8 @@ class Course:
                 for g in sorted(scored, key=lambda g: order.get(g.name, len(order))):
                     name = g.name if len(submission.notebooks) == 1 else f"{notebook.name}:{g.name}"
                     score = g.manual_score if g.manual_score is not None else g.auto_score
-                    result.cells[name] = CellGrade(name, float(score), float(g.max_score), problems.get(g.name, ""))
+                    result.cells[name] = CellGrade(name, float(score), float(g.max_score), problems.get(g.name, ""),
+                                                   errors.get(g.name, ""))
         if not result.cells:
             raise GradingError("the gradebook has no autograded test cell for this submission")
         return result

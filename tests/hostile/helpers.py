@@ -46,6 +46,13 @@ def cli(course: Path | None, *args: str, timeout: float = 900, check: bool = Tru
     return proc
 
 
+def test_cells(assignment: str = "01-attention") -> int:
+    """How many graded test cells the assignment's solution notebook has."""
+    notebook = nbformat.read(str(REPO / "solutions" / assignment / f"{assignment}.ipynb"), as_version=4)
+    return sum(1 for c in notebook.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+               and not c.metadata.nbgrader.get("solution"))
+
+
 def grade_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
