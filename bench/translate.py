@@ -1,13 +1,20 @@
 """Train every translator of the course in full mode on the real corpus, score it, write the results.
 
     python -m bench.translate [--minutes M] [--setting classic] [--out bench/results]
-                              [--models transformer,lstm_attention,lstm] [--corpus PATH]
+                              [--models transformer,transformer_pytorch,lstm_attention,lstm] [--corpus PATH]
 
-Each model is built and trained with ``utils.recipes()`` (the settings notebook 03 uses; its time
+Each model is built and trained with ``utils.recipes()`` (the settings notebook 04 uses; its time
 budget unless ``--minutes`` gives every model the same one), then scored on the held-out test
 split: BLEU and chrF, greedy and beam search, single- and multi-reference (see
 ``utils.evaluation``). Writes ``<out>/results.json`` and ``<out>/results.md`` and saves the trained
 models as ``checkpoints/<model>.pt`` (git-ignored) for the notebook to reuse with ``load_model``.
+
+The course's own pieces come from the instructor's reference notebooks in ``solutions/``: the
+Transformer of notebook 03 (``"transformer"``, the course-built one), and the ``shift_targets``,
+``sequence_loss`` and ``greedy_decode`` of notebook 04 that train and decode every model.
+``"transformer_pytorch"`` (``bench/baselines.py``) is the same Transformer built from PyTorch's
+layers, trained with the same recipe on the same data from the same initial weights: the report
+compares the two (seconds per epoch, BLEU).
 """
 from __future__ import annotations
 
@@ -22,14 +29,43 @@ from pathlib import Path
 
 import torch
 
+from bench.baselines import SOLUTIONS
 from utils import (Vocabulary, build_dataset, build_model, evaluate_model, get_device, recipes, save_model,
                    set_seed, smoke_mode, train, translate)
 from utils.data import PROJECT_ROOT
+from utils.notebooks import from_notebook
 
-MODELS = ("transformer", "lstm_attention", "lstm")
-LABELS = {"transformer": "Transformer", "lstm_attention": "LSTM + attention", "lstm": "LSTM (no attention)"}
+MODELS = ("transformer", "transformer_pytorch", "lstm_attention", "lstm")
+LABELS = {"transformer": "Transformer (course-built)", "transformer_pytorch": "Transformer (PyTorch layers)",
+          "lstm_attention": "LSTM + attention", "lstm": "LSTM (no attention)"}
+#: The baseline trains with the recipe of the model it is the baseline of.
+RECIPE_OF = {"transformer_pytorch": "transformer"}
 TYPED = "Je suis très fatigué ce soir."  # a sentence as a person types it (capitals, accents)
 BEAM = 4
+#: Targets of the course-built Transformer against the PyTorch-layer one (reported, not enforced).
+TARGET_SPEED_RATIO = 1.3  # seconds per epoch, course-built / PyTorch
+TARGET_BLEU_POINTS = 1.0  # |BLEU difference|, greedy and beam
+
+
+def course_pieces():
+    """The reference solutions the bench trains and decodes with (never copies in utils/)."""
+    pieces = dict(zip(("shift_targets", "sequence_loss", "greedy_decode"),
+                      from_notebook("04-translation", "shift_targets", "sequence_loss", "greedy_decode",
+                                    folder=SOLUTIONS)))
+    pieces["Transformer"] = from_notebook("03-transformer", "Transformer", folder=SOLUTIONS)
+    return pieces
+
+
+def build(name: str, vocab: Vocabulary, config: dict, seed: int, pieces: dict):
+    """``name`` built from ``config``; the course's Transformer from solutions/, the PyTorch one from
+    the same initial weights (the course-built model the same seed gives)."""
+    set_seed(seed)
+    if name == "transformer":
+        return build_model(name, vocab, transformer_class=pieces["Transformer"], **config)
+    if name == "transformer_pytorch":
+        course = build_model("transformer", vocab, transformer_class=pieces["Transformer"], **config)
+        return build_model(name, vocab, **config).load_course_weights(course.core)
+    return build_model(name, vocab, **config)
 
 
 def machine() -> dict:
@@ -52,19 +88,20 @@ def load() -> list:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
 
 
-def run_model(name: str, splits, args, recipe: dict) -> dict:
+def run_model(name: str, splits, args, recipe: dict, pieces: dict) -> dict:
     train_kwargs = dict(recipe["train"])
     if args.minutes is not None:
         train_kwargs.update(minutes=args.minutes, epochs=None)
     min_freq = train_kwargs.pop("min_freq", 1)
     vocab = Vocabulary(splits.train, min_freq=min_freq)
-    set_seed(args.seed)
-    model = build_model(name, vocab, **recipe["model"])
+    model = build(name, vocab, recipe["model"], args.seed, pieces)
     print(f"\n== {LABELS[name]}: {model.num_parameters():,} parameters, {train_kwargs}", flush=True)
     load_before = load()
-    history = train(model, splits.train, splits.validation, name=name, seed=args.seed, **train_kwargs)
+    history = train(model, splits.train, splits.validation, name=name, seed=args.seed,
+                    shift_fn=pieces["shift_targets"], loss_fn=pieces["sequence_loss"], **train_kwargs)
     load_after = load()
-    scores = {beam: evaluate_model(model, splits.test, beam_size=beam, return_translations=True)
+    greedy = pieces["greedy_decode"]
+    scores = {beam: evaluate_model(model, splits.test, beam_size=beam, return_translations=True, decode_fn=greedy)
               for beam in (1, BEAM)}
     checkpoint = save_model(model, Path(args.checkpoints) / f"{name}.pt", history=history.to_dict())
     test_sources = list(scores[1]["translations"])  # distinct French test sentences, in split order
@@ -74,7 +111,7 @@ def run_model(name: str, splits, args, recipe: dict) -> dict:
         references.setdefault(source, []).append(target)
     examples = [{"french": s, "references": references[s], "greedy": scores[1]["translations"][s],
                  f"beam{BEAM}": scores[BEAM]["translations"][s]} for s in sources]
-    examples.append({"french": TYPED, "references": [], "greedy": translate(model, TYPED),
+    examples.append({"french": TYPED, "references": [], "greedy": translate(model, TYPED, decode_fn=greedy),
                      f"beam{BEAM}": translate(model, TYPED, beam_size=BEAM)})
     result = {
         "model": name, "label": LABELS[name], "parameters": model.num_parameters(),
@@ -96,6 +133,53 @@ def run_model(name: str, splits, args, recipe: dict) -> dict:
           f"chrF {result['chrf_greedy']:.1f}, {history.epochs:.1f} epochs, val loss {history.final_validation_loss:.3f}",
           flush=True)
     return result
+
+
+def compare(results: list) -> dict:
+    """Course-built Transformer against the PyTorch-layer one: speed ratio and BLEU differences."""
+    by_model = {r["model"]: r for r in results}
+    if not {"transformer", "transformer_pytorch"} <= set(by_model):
+        return {}
+    ours, theirs = by_model["transformer"], by_model["transformer_pytorch"]
+    ratio = ours["seconds_per_epoch"] / theirs["seconds_per_epoch"] if theirs["seconds_per_epoch"] else float("nan")
+    differences = {key: ours[key] - theirs[key] for key in ("bleu_greedy", f"bleu_beam{BEAM}")}
+    return {
+        "seconds_per_epoch_ratio": ratio,
+        "tokens_per_second_ratio": (ours["tokens_per_second"] / theirs["tokens_per_second"]
+                                    if theirs["tokens_per_second"] else float("nan")),
+        "decode_seconds_ratio_greedy": (ours["decode_seconds_greedy"] / theirs["decode_seconds_greedy"]
+                                        if theirs["decode_seconds_greedy"] else float("nan")),
+        f"decode_seconds_ratio_beam{BEAM}": (ours[f"decode_seconds_beam{BEAM}"] / theirs[f"decode_seconds_beam{BEAM}"]
+                                             if theirs[f"decode_seconds_beam{BEAM}"] else float("nan")),
+        **{f"{key}_difference": value for key, value in differences.items()},
+        "targets": {"seconds_per_epoch_ratio_at_most": TARGET_SPEED_RATIO, "bleu_within": TARGET_BLEU_POINTS},
+        "meets_speed_target": ratio <= TARGET_SPEED_RATIO,
+        "meets_bleu_target": all(abs(d) <= TARGET_BLEU_POINTS for d in differences.values()),
+    }
+
+
+def comparison_markdown(comparison: dict) -> list:
+    if not comparison:
+        return []
+    yes = {True: "yes", False: "**no**"}
+    return [
+        "## Course-built Transformer vs PyTorch's layers", "",
+        "Same model (embeddings, positions, pre/post-norm, dropout, tied output), same recipe, same data, same "
+        "initial weights; only the layers' code differs: notebook 03's reference (built on notebook 01's "
+        "attention) against `torch.nn.TransformerEncoderLayer` / `TransformerDecoderLayer`.", "",
+        "| | course-built / PyTorch | target | met |", "|---|---:|---:|---:|",
+        f"| seconds per epoch | {comparison['seconds_per_epoch_ratio']:.2f}x "
+        f"| <= {comparison['targets']['seconds_per_epoch_ratio_at_most']}x | {yes[comparison['meets_speed_target']]} |",
+        f"| BLEU greedy | {comparison['bleu_greedy_difference']:+.1f} points "
+        f"| within {comparison['targets']['bleu_within']:g} | {yes[abs(comparison['bleu_greedy_difference']) <= TARGET_BLEU_POINTS]} |",
+        f"| BLEU beam-{BEAM} | {comparison[f'bleu_beam{BEAM}_difference']:+.1f} points "
+        f"| within {comparison['targets']['bleu_within']:g} "
+        f"| {yes[abs(comparison[f'bleu_beam{BEAM}_difference']) <= TARGET_BLEU_POINTS]} |",
+        f"| decoding time, greedy / beam-{BEAM} | {comparison['decode_seconds_ratio_greedy']:.2f}x / "
+        f"{comparison[f'decode_seconds_ratio_beam{BEAM}']:.2f}x | - | - |", "",
+        "Decoding: the PyTorch baseline caches projected keys/values; the course-built model caches the "
+        "self-attention inputs and re-projects them at every step (see `utils.models.TransformerTranslator`).", "",
+    ]
 
 
 def markdown(report: dict) -> str:
@@ -132,7 +216,7 @@ def markdown(report: dict) -> str:
         "* **tokens/s**: target tokens (labels) per second of training steps; **s/epoch**: training seconds per "
         "full epoch; **val loss**: plain NLL per target token on the validation split (no label smoothing); "
         "**load avg**: 1-minute load average of the machine before -> after training (other jobs share the cores).",
-        "", "## Example translations", "",
+        "", *comparison_markdown(report.get("comparison", {})), "## Example translations", "",
     ]
     for r in report["results"]:
         lines += [f"### {r['label']}", "", f"| French | reference(s) | greedy | beam-{BEAM} |", "|---|---|---|---|"]
@@ -176,8 +260,10 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     all_recipes = recipes(smoke=report["smoke"])
+    pieces = course_pieces()
     for name in names:
-        report["results"].append(run_model(name, splits, args, all_recipes[name]))
+        report["results"].append(run_model(name, splits, args, all_recipes[RECIPE_OF.get(name, name)], pieces))
+        report["comparison"] = compare(report["results"])
         report["total_seconds"] = time.perf_counter() - start
         # Written after every model: a long run interrupted later still leaves its results.
         (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -1,11 +1,15 @@
-"""``python -m bench.translate`` end to end on the tiny corpus, in smoke mode (tiny models)."""
+"""``python -m bench.translate`` end to end on the tiny corpus, in smoke mode (tiny models), and the
+PyTorch-layer baseline of ``bench/baselines.py``: the same model as the course-built Transformer."""
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench import translate as bench
-from utils import load_model, translate
+from bench.baselines import PyTorchTransformerTranslator
+from utils import Vocabulary, build_model, load_model, translate
+from utils.notebooks import from_notebook, source_notebook
 
 TINY = Path(__file__).parent / "data" / "tiny_fra_eng.txt"
 
@@ -34,29 +38,70 @@ def test_bench_writes_results_for_every_model(bench_run):
         assert f"| {label} |" in markdown, f"{label} missing from the results table"
 
 
-def test_bench_examples_are_spread_test_sentences_plus_the_typed_one(bench_run):
-    _, report = bench_run
-    test_sources = []
-    for french, _ in bench.build_dataset("large", corpus=str(TINY), verbose=False).test:
-        if french not in test_sources:
-            test_sources.append(french)
-    for r in report["results"]:
-        *examples, typed = r["examples"]
-        assert len(examples) == min(3, len(test_sources)), f"{r['model']}: expected 3 test examples"
-        assert [e["french"] for e in examples] == test_sources[:: max(1, len(test_sources) // 3)][:3]
-        assert all(e["references"] for e in examples), "every test example needs its reference(s)"
-        assert typed["french"] == bench.TYPED and typed["references"] == []
-
-
-def test_bench_checkpoints_translate_as_the_trained_models_did(bench_run):
+def test_bench_compares_the_course_built_transformer_with_pytorchs(bench_run):
     out, report = bench_run
-    for r in report["results"]:
-        model = load_model(out / "checkpoints" / f"{r['model']}.pt")
-        *_, typed = r["examples"]
-        again = translate(model, bench.TYPED)
-        assert again == typed["greedy"], (
-            f"{r['model']}: the reloaded checkpoint translates {bench.TYPED!r} as {again!r}, the trained model "
-            f"gave {typed['greedy']!r} -- weights or vocabulary lost in save/load?")
+    results = {r["model"]: r for r in report["results"]}
+    ours, theirs = results["transformer"], results["transformer_pytorch"]
+    assert ours["model_config"] == theirs["model_config"], "the same model configuration (the same recipe)"
+    assert ours["train_config"] == theirs["train_config"], "the same training recipe"
+    assert ours["parameters"] == theirs["parameters"], "the same model: the same number of parameters"
+    comparison = json.loads((out / "results" / "results.json").read_text())["comparison"]
+    assert comparison["seconds_per_epoch_ratio"] == pytest.approx(ours["seconds_per_epoch"] / theirs["seconds_per_epoch"])
+    assert comparison["bleu_greedy_difference"] == pytest.approx(ours["bleu_greedy"] - theirs["bleu_greedy"])
+    assert comparison["bleu_beam4_difference"] == pytest.approx(ours["bleu_beam4"] - theirs["bleu_beam4"])
+    assert comparison["targets"] == {"seconds_per_epoch_ratio_at_most": 1.3, "bleu_within": 1.0}
+    markdown = (out / "results" / "results.md").read_text()
+    assert "## Course-built Transformer vs PyTorch's layers" in markdown
+    assert f"| seconds per epoch | {comparison['seconds_per_epoch_ratio']:.2f}x |" in markdown
+
+
+def test_bench_builds_the_course_transformer_from_the_solutions(repo_root, monkeypatch, tmp_path):
+    """The course's pieces come from solutions/, whatever COURSE_NOTEBOOKS says (a student's course/...)."""
+    monkeypatch.setenv("COURSE_NOTEBOOKS", str(tmp_path))  # nothing there
+    pieces = bench.course_pieces()
+    for name, piece in pieces.items():
+        assert source_notebook(piece).startswith(str(repo_root / "solutions")), f"{name} from {source_notebook(piece)}"
+    model = bench.build("transformer", Vocabulary([("a b c", "x y z")]), dict(hidden_size=8, num_heads=2), 0, pieces)
+    assert type(model.core) is pieces["Transformer"]
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_pytorch_baseline_is_the_course_model_with_pytorchs_layers(norm_first, one_thread):
+    """Given the course-built model's weights, the baseline computes the same logits (eval mode): the
+    two differ by the layers' code only -- embeddings, positions, norms, tied output are the same."""
+    vocab = Vocabulary([("je suis grand .", "i am tall ."), ("il est la bas .", "he is over there .")])
+    config = dict(hidden_size=16, num_heads=2, num_encoder_layers=2, num_decoder_layers=2, ffn_size=24,
+                  norm_first=norm_first)
+    torch.manual_seed(0)
+    course = build_model("transformer", vocab, **config).eval()
+    baseline = build_model("transformer_pytorch", vocab, **config).eval().load_course_weights(course.core)
+    assert isinstance(baseline, PyTorchTransformerTranslator) and baseline.num_parameters() == course.num_parameters()
+    PositionalEncoding = from_notebook("02-positional-encoding", "PositionalEncoding", folder=bench.SOLUTIONS)
+    assert type(baseline.positional_encoding) is PositionalEncoding, "positions: notebook 02's reference"
+    source = torch.tensor([[4, 5, 6, 7, 2], [5, 6, 2, 0, 0]])
+    target = torch.tensor([[1, 4, 5, 6, 7, 8], [1, 6, 5, 2, 0, 0]])
+    with torch.no_grad():
+        expected = course(source, source.ne(0), target)
+        torch.testing.assert_close(baseline(source, source.ne(0), target), expected, atol=1e-5, rtol=1e-4)
+        encoder_output = baseline.encode(source, source.ne(0))
+        state, steps = None, []
+        for t in range(target.size(1)):
+            logits, state = baseline.decode_step(target[:, t], encoder_output, state)
+            steps.append(logits)
+        torch.testing.assert_close(torch.stack(steps, 1), expected, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(baseline.attention(source, source.ne(0), target),
+                                   course.attention(source, source.ne(0), target), atol=1e-5, rtol=1e-4)
+
+
+def test_bench_starts_both_transformers_from_the_same_weights():
+    vocab = Vocabulary([("a b c", "x y z")])
+    pieces = bench.course_pieces()
+    config = dict(hidden_size=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, ffn_size=8)
+    ours = bench.build("transformer", vocab, config, 3, pieces)
+    theirs = bench.build("transformer_pytorch", vocab, config, 3, pieces)
+    assert torch.equal(ours.core.target_embedding.weight, theirs.target_embedding.weight)
+    first = ours.core.encoder_layers[0].self_attention.projections["key"].weight
+    assert torch.equal(theirs.encoder.layers[0].self_attn.in_proj_weight[8:16], first)
 
 
 def test_bench_rejects_unknown_models(tmp_path):

@@ -1,34 +1,59 @@
-"""utils.decoding (greedy, beam search, translate) and utils.evaluation (BLEU, chrF, plots)."""
-import math
-from pathlib import Path
+"""utils.decoding (beam search, translate) and utils.evaluation (BLEU, chrF, plots).
 
+Greedy decoding is a graded TODO of notebook 04 (``greedy_decode``): ``beam_search`` with one beam
+must be exactly greedy decoding, checked here against a tiny greedy loop written in this file; the
+reference ``greedy_decode`` (from ``solutions/``) is what ``translate(..., decode_fn=...)`` runs.
+"""
 import pytest
 import torch
 
+import bench.baselines  # noqa: F401  (registers "transformer_pytorch")
 from utils import (EncoderOutput, Seq2Seq, Vocabulary, attention_weights, beam_search, build_model, detokenize,
-                   evaluate_model, greedy_decode, group_references, normalize, plot_attention, plot_loss_curves,
-                   results_table, score_translations, train, translate)
-from utils.data import read_raw_pairs
-from utils.decoding import encode_sentences
-from utils.vocab import EOS_INDEX, SOS_INDEX, UNK_INDEX
+                   evaluate_model, group_references, plot_attention, plot_loss_curves, results_table,
+                   score_translations, train, translate)
+from utils.decoding import default_max_len, encode_sentences
+from utils.notebooks import from_notebook
+from utils.vocab import EOS_INDEX, PAD_INDEX, SOS_INDEX, UNK_INDEX
 
-TINY = Path(__file__).resolve().parent / "data" / "tiny_fra_eng.txt"
-
+shift_targets, sequence_loss, greedy_decode = from_notebook("04-translation", "shift_targets", "sequence_loss",
+                                                            "greedy_decode")
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")
 def trained(pairs):
-    """A tiny Transformer that knows a dozen short pairs by heart (one English per French)."""
+    """A tiny Transformer (notebook 03's) that knows a dozen short pairs by heart (one English per French)."""
     few = list({source: (source, target) for source, target in reversed(pairs) if len(source.split()) <= 5}.values())
     few = few[:12]
     torch.manual_seed(0)
-    model = build_model("transformer", Vocabulary(few), d_model=64, num_heads=2, num_encoder_layers=1,
-                        num_decoder_layers=1, dim_feedforward=128, dropout=0.0)
+    model = build_model("transformer", Vocabulary(few), hidden_size=64, num_heads=2, num_encoder_layers=1,
+                        num_decoder_layers=1, ffn_size=128, dropout=0.0, norm_first=True)
     history = train(model, few, few, epochs=60, batch_size=12, lr=1e-2, warmup_steps=10, label_smoothing=0.0,
-                    progress=False, device="cpu", name="tiny")
+                    progress=False, device="cpu", name="tiny", shift_fn=shift_targets, loss_fn=sequence_loss)
     return model, few, history
+
+
+def greedy_loop(model, source_tokens, source_mask, max_len=None):
+    """Greedy decoding, as plainly as possible: at every step the most likely word (never <pad> or
+    <start>, which beam search never picks either), each sentence cut at its first <end>."""
+    max_len = max_len or default_max_len(source_mask)
+    model.eval()
+    with torch.no_grad():
+        encoder_output = model.encode(source_tokens, source_mask)
+        tokens, state, rows = torch.full((source_tokens.size(0),), SOS_INDEX), None, []
+        for _ in range(max_len):
+            logits, state = model.decode_step(tokens, encoder_output, state)
+            logits[:, [PAD_INDEX, SOS_INDEX]] = float("-inf")
+            tokens = logits.argmax(dim=-1)
+            rows.append(tokens.tolist())
+            if all(EOS_INDEX in [row[i] for row in rows] for i in range(len(tokens))):
+                break
+    outputs = []
+    for i in range(source_tokens.size(0)):
+        words = [row[i] for row in rows]
+        outputs.append(words[:words.index(EOS_INDEX)] if EOS_INDEX in words else words)
+    return outputs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -73,26 +98,35 @@ def run(decoder, model, **kwargs):
     return [model.vocab.decode(out, "target") for out in decoder(model, source, source.ne(0), **kwargs)]
 
 
-def test_beam_search_finds_what_greedy_misses():
+GREEDY = {"greedy_loop": greedy_loop, "greedy_decode": greedy_decode}  # this file's, notebook 04's reference
+
+
+@pytest.mark.parametrize("greedy", GREEDY)
+def test_beam_search_finds_what_greedy_misses(greedy):
     model = MarkovModel(TRAP)
-    assert run(greedy_decode, model) == [["a"]]
+    assert run(GREEDY[greedy], model) == [["a"]]
     assert run(beam_search, model, beam_size=2) == [["b"]]
     assert run(beam_search, model, beam_size=1) == [["a"]]
 
 
-def test_beam_search_stops_at_end():
+@pytest.mark.parametrize("greedy", GREEDY)
+def test_decoding_stops_at_end(greedy):
     model = MarkovModel(TRAP)
     assert run(beam_search, model, beam_size=2, max_len=50) == [["b"]]
     assert model.calls == 2  # both beams finished after two words: no third step
     model.calls = 0
-    assert run(greedy_decode, model, max_len=50) == [["a"]] and model.calls == 2
+    assert run(GREEDY[greedy], model, max_len=50) == [["a"]] and model.calls == 2
 
 
-def test_decoding_respects_max_len():
+@pytest.mark.parametrize("greedy", GREEDY)
+def test_decoding_respects_max_len(greedy):
     never_ends = {"<start>": {"a": 1.0}, "a": {"a": 0.6, "b": 0.4}, "b": {"a": 1.0}}
     model = MarkovModel(never_ends)
-    assert run(greedy_decode, model, max_len=5) == [["a"] * 5]
+    assert run(GREEDY[greedy], model, max_len=5) == [["a"] * 5]
     assert len(run(beam_search, model, beam_size=3, max_len=5)[0]) == 5
+    model.calls = 0
+    assert len(run(beam_search, model, beam_size=1)[0]) == default_max_len(torch.tensor([[True, True]])) == 14
+    assert model.calls == 14
 
 
 def test_length_penalty_can_prefer_longer_translations():
@@ -107,26 +141,75 @@ def test_length_penalty_can_prefer_longer_translations():
     assert run(beam_search, model, beam_size=4, length_penalty=0.0) == [["b", "c"]]
 
 
-@pytest.mark.parametrize("name", ["lstm", "lstm_attention", "transformer"])
-def test_greedy_equals_beam_of_one(name, pairs):
+SMALL = {"lstm": dict(embedding_dim=16, hidden_size=16), "lstm_attention": dict(embedding_dim=16, hidden_size=16),
+         "transformer": dict(hidden_size=32, num_heads=2, ffn_size=32, norm_first=True),
+         "transformer_pytorch": dict(hidden_size=32, num_heads=2, ffn_size=32, norm_first=True)}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_beam_of_one_is_greedy_decoding(name, pairs):
+    """beam_search(beam_size=1) is exactly the greedy loop (untrained models: words of all kinds)."""
     torch.manual_seed(1)
-    vocab = Vocabulary(pairs)
-    model = build_model(name, vocab, **({"d_model": 32, "num_heads": 2, "dim_feedforward": 32}
-                                        if name == "transformer" else {"embedding_dim": 16, "hidden_size": 16}))
+    model = build_model(name, Vocabulary(pairs), **SMALL[name])
+    with torch.no_grad():  # larger random weights: outputs of many different words
+        for parameter in model.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    output = {"transformer": lambda: model.core.output, "transformer_pytorch": lambda: model.output}.get(
+        name, lambda: model.output_projection)()
     sources = [source for source, _ in pairs]
     encoded = [torch.tensor(x) for x in encode_sentences(model, sources)]
     source = torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True)
-    greedy = greedy_decode(model, source, source.ne(0), max_len=12)
+    # ... and an <end> bias that gives translations of many different lengths (some cut by max_len)
+    bias = output.bias[EOS_INDEX].item()
+    spread = {}
+    for extra in torch.arange(-2.0, 8.0, 0.5).tolist():
+        with torch.no_grad():
+            output.bias[EOS_INDEX] = bias + extra
+        lengths = [len(o) for o in greedy_loop(model, source, source.ne(0), max_len=12)]
+        spread[extra] = (len(set(lengths)) + (12 in lengths), extra)
+    with torch.no_grad():
+        output.bias[EOS_INDEX] = bias + max(spread.values())[1]
+    greedy = greedy_loop(model, source, source.ne(0), max_len=12)
     beam = beam_search(model, source, source.ne(0), beam_size=1, max_len=12)
     assert greedy == beam
+    lengths = {len(output) for output in greedy}
+    distinct = len({tuple(output) for output in greedy})
+    assert distinct >= 5 and len(lengths) >= 3, (
+        f"a test that sees few different outputs proves little: {distinct} distinct, lengths {sorted(lengths)}")
     for output in greedy:
-        assert EOS_INDEX not in output and SOS_INDEX not in output and 0 not in output
+        assert EOS_INDEX not in output and SOS_INDEX not in output and PAD_INDEX not in output
+
+
+def test_beam_of_one_is_greedy_on_the_markov_model():
+    chain = {"<start>": {"a": 0.3, "b": 0.7}, "a": {"c": 0.6, "<end>": 0.4}, "b": {"d": 0.5, "a": 0.3, "<end>": 0.2},
+             "c": {"<end>": 1.0}, "d": {"a": 0.9, "<end>": 0.1}}
+    model = MarkovModel(chain)
+    assert run(greedy_loop, model) == run(beam_search, model, beam_size=1) == [["b", "d", "a", "c"]]
+
+
+def test_translate_decodes_with_the_given_decode_fn(trained):
+    model, few, _ = trained
+    sources, expected = [s for s, _ in few], [t for _, t in few]
+    calls = []
+
+    def my_decode(model, source_tokens, source_mask, max_len=None):
+        calls.append((model.training, torch.is_grad_enabled(), max_len))
+        return greedy_decode(model, source_tokens, source_mask, max_len)
+
+    model.train()
+    assert translate(model, sources, decode_fn=my_decode, batch_size=5) == expected
+    assert model.training, "translate puts the model back in the mode it found it in"
+    model.eval()
+    assert calls == [(False, False, None)] * 3, "3 batches, in eval mode, without gradients"
+    assert translate(model, sources, beam_size=2, decode_fn=my_decode) == expected and len(calls) == 3
+    assert evaluate_model(model, few, decode_fn=my_decode)["bleu"] == pytest.approx(100) and len(calls) == 4
 
 
 def test_trained_model_translates_its_pairs(trained):
     model, few, _ = trained
     sources, expected = [s for s, _ in few], [t for _, t in few]
     assert translate(model, sources) == expected
+    assert translate(model, sources, decode_fn=greedy_decode) == expected
     assert translate(model, sources, beam_size=4) == expected
     # Batching and sorting by length do not change the results or their order.
     assert translate(model, sources, batch_size=5, beam_size=2) == expected

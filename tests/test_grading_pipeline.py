@@ -31,42 +31,105 @@ REQUIRED_VARIANTS = {
         "loses points": {
             "no_scale": "no 1/sqrt(d) scaling of the scores",
             "softmax_over_queries": "softmax over the queries axis instead of the keys axis",
+            "key_transpose_1_2": "key.transpose(1, 2): a shape error with 4-D inputs",
             "mask_ignored": "the mask is ignored",
             "mask_inverted": "the mask is inverted (True = padding)",
+            "mask_after_softmax": "the weights are masked after the softmax",
+            "fill_value_ignored": "masked scores always -inf, whatever fill_value says",
+            "dropout_weights_returned": "the weights are returned after dropout",
+            "sdpa_dropout_ignored": "scaled_dot_product_attention ignores its dropout",
             "seed_fill_value": "the seed's fill value 1e-32 instead of -inf",
+            "attention_fill_value_ignored": "the module does not pass attention_fill_value on",
             "heads_by_reshape": "heads split with a bare reshape, no transpose",
             "no_output_projection": "no output projection",
+            "values_from_key": "the values projected from key",
+            "mask_not_reshaped": "the (batch, src_len) mask not reshaped: a shape error",
+            "attn_mask_ignored": "attn_mask is ignored",
+            "attn_mask_no_heads_axis": "a 3-D attn_mask without its heads axis: a shape error",
+            "attn_mask_always_unsqueezed": "a (tgt_len, src_len) attn_mask given a heads axis too",
+            "masks_not_combined": "with both masks, attn_mask replaces the padding mask",
+            "dropout_not_passed": "self.dropout never passed to scaled_dot_product_attention",
             "dropout_in_eval": "dropout applied in eval mode",
+            "dropout_on_values": "dropout on the values instead of the weights",
             "bias_ignored": "bias=True always",
         },
         "full marks": {
             "einsum": "scores and values with torch.einsum",
-            "permute_order": "another reshape/permute order",
             "scaled_queries": "queries scaled before the product",
+            "sdpa_where": "masked scores replaced with torch.where",
             "fill_minus_1e9": "fill value -1e9 instead of -inf",
+            "permute_order": "another reshape/permute order",
+            "masks_logical_and": "masks expanded to the scores' shape and combined with torch.logical_and",
+            "dropout_always": "attention without dropout, the weighted sum redone with self.dropout(attention)",
         },
     },
     "02-positional-encoding": {
         "loses points": {
             "sin_cos_swapped": "sin on odd and cos on even dimensions",
-            "pe_parameter": "the table stored as an nn.Parameter",
             "wrong_exponent": "wrong exponent in the frequencies",
             "positions_from_one": "positions start at 1",
+            "halves_not_interleaved": "sines in the first half, cosines in the second",
+            "pe_parameter": "the table stored as an nn.Parameter",
+            "pe_plain_attribute": "the table a plain tensor attribute, not a buffer",
+            "table_not_persistent": "the buffer registered with persistent=False (not in state_dict)",
+            "float64_table": "the table built in float64: float32 tokens come out float64",
             "dropout_ignored": "dropout never applied",
+            "dropout_none_crashes": "torch.nn.Dropout(None) raises inside __init__",
+            "positions_not_column": "positions not a column: a broadcasting error inside __init__",
+            "table_not_sliced": "the whole table added: a shape error inside forward",
         },
-        "full marks": {},
+        "full marks": {
+            "pow_frequencies": "frequencies as 1 / 10000 ** (2i / d)",
+            "stacked_interleave": "sin/cos interleaved with torch.stack(...).flatten(1)",
+            "table_2d_buffer": "a (max_len, hidden_size) buffer",
+            "float64_then_float32": "the table computed in float64, registered as float32",
+        },
     },
     "03-transformer": {
-        "loses points": {},
-        "full marks": {},
+        "loses points": {
+            "ffn_no_activation": "no activation between linear1 and linear2",
+            "ffn_activation_ignored": "ReLU always, activation='gelu' ignored",
+            "ffn_no_dropout": "the FFN's dropout never applied",
+            "ffn_dropout_on_output": "dropout after linear2 instead of on the hidden activations",
+            "encoder_no_residual": "no residual connections",
+            "encoder_norm_wrong_side": "norm_first inverted: pre-norm for post-norm and back",
+            "encoder_mask_not_passed": "the padding mask not passed to the self-attention",
+            "encoder_attn_mask_not_passed": "attn_mask not passed to the self-attention",
+            "encoder_no_residual_dropout": "no dropout on the sub-layers' outputs",
+            "decoder_cross_from_x": "cross-attention keys and values from x instead of memory",
+            "decoder_no_attn_mask": "the causal attn_mask not passed to the self-attention",
+            "decoder_memory_mask_not_passed": "memory_mask not passed to the cross-attention",
+            "decoder_memory_normalized": "pre-norm normalizes the memory with norm2",
+            "causal_mask_inverted": "causal_mask True above the diagonal",
+            "causal_mask_zero_diagonal": "causal_mask with a False diagonal",
+            "transformer_no_sqrt_d": "embeddings not multiplied by sqrt(d)",
+            "transformer_no_final_norm": "pre-norm without the final LayerNorms",
+            "transformer_untied": "tie_embeddings ignored",
+            "transformer_no_positions": "the positional encoding never added",
+            "transformer_no_default_causal": "no causal mask when target_mask is None",
+            "transformer_memory_mask_not_passed": "the source mask not passed to the decoder layers",
+            "transformer_default_init": "embeddings left at N(0, 1)",
+        },
+        "full marks": {
+            "ffn_sequential": "the FFN as an nn.Sequential of the same modules",
+            "encoder_sublayer_helper": "one residual helper, two dropout modules",
+            "causal_mask_arange": "causal_mask by comparing positions, decoder sub-layers in a loop",
+            "transformer_alternative": "init through .data, ** 0.5, torch.tril mask",
+        },
     },
     "04-translation": {
         "loses points": {
             "no_shift": "labels equal the decoder input (the seed's bug)",
             "loss_counts_padding": "the loss averages over padding too",
+            "greedy_no_stop_at_end": "greedy decoding does not stop a sentence at <end>",
+            "greedy_end_kept": "<end> kept in the translation",
+            "greedy_batch_as_one_sentence": "every sentence stops when the first one ends",
+            "greedy_argmax_wrong_axis": "argmax over the batch axis instead of the vocabulary",
+            "greedy_state_not_passed": "the decoder state is not passed back",
         },
         "full marks": {
             "cross_entropy_ignore_index": "F.cross_entropy with ignore_index",
+            "greedy_tensor_loop": "greedy decoding with one token tensor and a finished mask",
         },
     },
 }
@@ -242,6 +305,46 @@ def test_wrong_variants_lose_points(graded):
     assert not holes, graded.report(
         "wrong implementations got full marks (a hole in the notebook's tests: strengthen the tests)", holes
     )
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_wrong_variants_fail_with_their_messages(graded):
+    """Every failing test teaches (issue 18): a wrong variant that names ``Message:`` lines fails
+    first in a test cell whose error -- its full text, not only PyTorch's part -- contains each line."""
+    problems = []
+    for name, variant in sorted(graded.variants.items()):
+        if variant.full_marks or not variant.messages:
+            continue
+        lost = graded.grades[name].lost
+        if not lost:
+            problems.append(f"- {name}: lost no points, so no error to check (expected {list(variant.messages)})")
+            continue
+        first = lost[0]
+        missing = [m for m in variant.messages if _normalized(m) not in _normalized(first.error)]
+        if missing:
+            error = first.error or f"(no error output: {first.problem or 'the cell gave partial credit or nothing'})"
+            problems.append(f"- {name} ({variant.description}): its first lost cell {first.name} failed with an "
+                            f"error that lacks {missing}.\n  The full error:\n    " + error.replace("\n", "\n    "))
+    assert not problems, (
+        f"{graded.assignment}: wrong variants whose first failing test does not say what the variant file "
+        "expects (fix the test's message or hint, or the variant's Message: lines):\n" + "\n".join(problems))
+
+
+def test_variant_messages_are_parsed(tmp_path):
+    """``Message:`` lines of a variant's header become ``Variant.messages``, not part of its description;
+    a full-marks variant may not have any."""
+    path = tmp_path / "wrong.py"
+    path.write_text('"""Wrong: a typo. Expected: loses points.\n\nMessage: key.transpose(-2, -1)\n'
+                    'Message:   (batch, 1, 1, src_len)  \n"""\n# %% [sdpa]\nx = 1\n', encoding="utf-8")
+    variant = grading.Variant.from_file(path, "01-attention")
+    assert variant.messages == ("key.transpose(-2, -1)", "(batch, 1, 1, src_len)")
+    assert variant.description == "Wrong: a typo." and not variant.full_marks
+    path.write_text('"""Correct. Expected: full marks.\nMessage: nothing\n"""\n# %% [sdpa]\nx = 1\n', encoding="utf-8")
+    with pytest.raises(grading.GradingError, match="Message"):
+        grading.Variant.from_file(path, "01-attention")
 
 
 def test_correct_variants_get_full_marks(graded):

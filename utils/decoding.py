@@ -1,20 +1,21 @@
-"""Turning a trained model into translations: greedy decoding, beam search, ``translate``.
+"""Turning a trained model into translations: beam search and ``translate``.
 
-Both decoders work on whole batches and stop at ``<end>``::
+Decoding works on whole batches and stops at ``<end>``::
 
-    greedy_decode(model, source_tokens, source_mask)             # list of token-index lists
-    beam_search(model, source_tokens, source_mask, beam_size=4)  # the same, with a beam
+    beam_search(model, source_tokens, source_mask, beam_size=4)  # list of token-index lists
     translate(model, "Je suis très fatigué ce soir.")            # 'i m very tired tonight .'
     translate(model, ["Il est grand.", "Elle lit."], beam_size=4) # a list in, a list out
+    translate(model, sentences, decode_fn=greedy_decode)         # with your greedy_decode (notebook 04)
 
-Both generate one word at a time with ``model.decode_step``, which remembers what it computed for
-the prefix (LSTM state, or the Transformer's per-layer inputs), so a step costs about the same at
-any length.
+``beam_search`` with ``beam_size=1`` is greedy decoding (the most likely word at every step); the
+greedy loop itself is a TODO of notebook 04, and ``translate`` / ``evaluate_model`` use yours when
+you pass it as ``decode_fn``. Both generate one word at a time with ``model.decode_step``, which
+remembers what it computed for the prefix (the LSTM's state, the Transformer's self-attention inputs).
 """
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
@@ -22,6 +23,9 @@ from torch.nn.utils.rnn import pad_sequence
 from .data import normalize
 from .models import select_state
 from .vocab import EOS, EOS_INDEX, PAD_INDEX, SOS_INDEX
+
+#: ``decode_fn(model, source_tokens, source_mask, max_len=None) -> List[List[int]]``
+DecodeFn = Callable[..., List[List[int]]]
 
 # Never valid as output: padding and <start>.
 _FORBIDDEN = (PAD_INDEX, SOS_INDEX)
@@ -59,40 +63,6 @@ class _EvalMode:
         self.model.train(self.was_training)
 
 
-def greedy_decode(model, source_tokens: torch.Tensor, source_mask: torch.Tensor,
-                  max_len: Optional[int] = None) -> List[List[int]]:
-    """Translate a batch by always taking the most likely next word.
-
-    Parameters
-    ----------
-    model : `Seq2Seq`
-    source_tokens, source_mask : ~ (batch, src_len), on the model's device
-    max_len : `int`, optional (default = :func:`default_max_len`)
-        Most tokens generated per sentence (``<end>`` included).
-
-    Returns
-    -------
-    For each sentence, the indices of the target words, without ``<start>`` and ``<end>``.
-    """
-    max_len = max_len or default_max_len(source_mask)
-    batch = source_tokens.size(0)
-    with _EvalMode(model):
-        encoder_output = model.encode(source_tokens, source_mask)
-        tokens = torch.full((batch, 1), SOS_INDEX, dtype=torch.long, device=source_tokens.device)
-        finished = torch.zeros(batch, dtype=torch.bool, device=source_tokens.device)
-        state = None
-        for _ in range(max_len):
-            # logits ~ (batch, target vocab): scores of the word after the last one
-            logits, state = model.decode_step(tokens[:, -1], encoder_output, state)
-            logits[:, _FORBIDDEN] = float("-inf")
-            next_token = logits.argmax(dim=-1).masked_fill(finished, PAD_INDEX)  # (batch,)
-            tokens = torch.cat([tokens, next_token.unsqueeze(1)], dim=1)
-            finished |= next_token.eq(EOS_INDEX)
-            if finished.all():
-                break
-    return [_strip(row) for row in tokens[:, 1:].tolist()]
-
-
 def beam_search(model, source_tokens: torch.Tensor, source_mask: torch.Tensor, beam_size: int = 4,
                 max_len: Optional[int] = None, length_penalty: float = 0.6) -> List[List[int]]:
     """Translate a batch keeping the ``beam_size`` most likely prefixes of every sentence.
@@ -102,7 +72,8 @@ def beam_search(model, source_tokens: torch.Tensor, source_mask: torch.Tensor, b
     score and competes with the live ones. The search stops when all beams are finished (or after
     ``max_len`` steps); the winner is the beam with the best length-normalised score
     ``log p / ((5 + length) / 6) ** length_penalty`` (Wu et al., 2016), as raw sums favour short outputs.
-    ``beam_size=1`` is greedy decoding.
+    ``beam_size=1`` is greedy decoding: one beam, extended by its most likely word at every step
+    (``<pad>`` and ``<start>`` are never chosen, by either).
 
     Returns
     -------
@@ -154,7 +125,8 @@ def encode_sentences(model, sentences: Sequence[str]) -> List[List[int]]:
 
 
 def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, max_len: Optional[int] = None,
-              batch_size: int = 256, length_penalty: float = 0.6, pretty: bool = False) -> Union[str, List[str]]:
+              batch_size: int = 256, length_penalty: float = 0.6, pretty: bool = False,
+              decode_fn: Optional[DecodeFn] = None) -> Union[str, List[str]]:
     """Translate French text as a person types it; a string in gives a string out, a list a list.
 
     The text goes through ``utils.normalize`` (lower case, accents dropped, punctuation split
@@ -166,9 +138,13 @@ def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, m
     Parameters
     ----------
     beam_size : `int`, optional (default = `1`)
-        1: greedy decoding; more: :func:`beam_search`.
+        1: greedy decoding; more: :func:`beam_search` with that many beams.
     batch_size : `int`, optional (default = `256`)
         Sentences decoded at once.
+    decode_fn : callable, optional (default = None)
+        ``decode_fn(model, source_tokens, source_mask, max_len=None) -> list of token-index lists``,
+        e.g. your ``greedy_decode`` of notebook 04: used (in eval mode, without gradients) when
+        ``beam_size == 1``. None: :func:`beam_search` with one beam, which is greedy decoding too.
     """
     single = isinstance(sentences, str)
     sentences = [sentences] if single else list(sentences)
@@ -182,8 +158,9 @@ def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, m
         source_tokens = pad_sequence([torch.tensor(encoded[i]) for i in chunk], batch_first=True,
                                      padding_value=PAD_INDEX).to(device)
         source_mask = source_tokens.ne(PAD_INDEX)
-        if beam_size == 1:
-            results = greedy_decode(model, source_tokens, source_mask, max_len)
+        if beam_size == 1 and decode_fn is not None:
+            with _EvalMode(model):
+                results = decode_fn(model, source_tokens, source_mask, max_len=max_len)
         else:
             results = beam_search(model, source_tokens, source_mask, beam_size, max_len, length_penalty)
         for i, indices in zip(chunk, results):

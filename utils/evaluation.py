@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import inspect
 import time
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -24,7 +25,7 @@ import sacrebleu
 import torch
 
 from .data import normalize
-from .decoding import encode_sentences, translate
+from .decoding import DecodeFn, encode_sentences, translate
 from .vocab import EOS, SOS_INDEX
 
 Pairs = Sequence[Tuple[str, str]]
@@ -70,8 +71,11 @@ def score_translations(hypotheses: Mapping[str, str], pairs: Pairs) -> Dict[str,
 
 
 def evaluate_model(model, pairs: Pairs, beam_size: int = 1, batch_size: int = 256, length_penalty: float = 0.6,
-                   return_translations: bool = False) -> Dict:
+                   return_translations: bool = False, decode_fn: Optional[DecodeFn] = None) -> Dict:
     """Translate every distinct source sentence of ``pairs`` (e.g. ``splits.test``) and score it.
+
+    ``beam_size=1`` decodes greedily, with ``decode_fn`` when given (e.g. your ``greedy_decode`` of
+    notebook 04), else with :func:`~utils.decoding.beam_search` and one beam (the same thing).
 
     Returns
     -------
@@ -81,7 +85,8 @@ def evaluate_model(model, pairs: Pairs, beam_size: int = 1, batch_size: int = 25
     """
     sources = list(group_references(pairs))
     start = time.perf_counter()
-    outputs = translate(model, sources, beam_size=beam_size, batch_size=batch_size, length_penalty=length_penalty)
+    outputs = translate(model, sources, beam_size=beam_size, batch_size=batch_size, length_penalty=length_penalty,
+                        decode_fn=decode_fn)
     seconds = time.perf_counter() - start
     hypotheses = dict(zip(sources, outputs))
     result = {"beam_size": beam_size, **score_translations(hypotheses, pairs), "decode_seconds": seconds}
@@ -159,7 +164,7 @@ def attention_weights(model, sentence: str, translation: Optional[str] = None, l
 
     Parameters
     ----------
-    model : `AttentionLSTMSeq2Seq` or `TransformerSeq2Seq`
+    model : `AttentionLSTMSeq2Seq` or `TransformerTranslator` (any model whose ``attention`` works)
     sentence : `str`
         French, raw or normalised.
     translation : `str`, optional
@@ -185,7 +190,7 @@ def attention_weights(model, sentence: str, translation: Optional[str] = None, l
     model.eval()
     with torch.inference_mode():
         arguments = (source_tokens, source_tokens.ne(0), torch.tensor([decoder_input], device=device))
-        if getattr(model, "name", "") == "transformer":
+        if "layer" in inspect.signature(model.attention).parameters:  # Transformers: one layer of several
             weights = model.attention(*arguments, layer=layer)[0]
         else:
             weights = model.attention(*arguments)[0]

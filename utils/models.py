@@ -6,55 +6,39 @@ English prefix it is given (teacher forcing during training, its own output whil
     encoder_output = model.encode(source_tokens, source_mask)   # memory ~ (batch, src_len, d)
     logits = model.decode(decoder_input, encoder_output)        # (batch, tgt_len, target vocab)
     logits = model(source_tokens, source_mask, decoder_input)   # the same, in one call
+    logits, state = model.decode_step(tokens, encoder_output, state)   # one word at a time
 
 ``decoder_input`` is ``<start> y1 .. y(n-1)`` and the logits at position ``t`` are the model's guess
-for ``y(t+1)``; how training builds it is in ``utils.training`` (``shift_targets``).
+for ``y(t+1)``; notebook 04 writes the shift that builds it (``shift_targets``).
 
 The models
 ----------
-``LSTMSeq2Seq``          the seed notebook's model: a bidirectional LSTM encoder whose final state
-                         starts an LSTM decoder. No attention: the whole sentence must fit in a
-                         fixed-size vector.
-``AttentionLSTMSeq2Seq`` the same plus Luong ("general") attention: at every step the decoder looks
-                         at all encoder states. The fair RNN baseline.
-``TransformerSeq2Seq``   an encoder-decoder Transformer (``torch.nn.TransformerEncoderLayer`` /
-                         ``TransformerDecoderLayer``, ``batch_first=True``) with sinusoidal positions
-                         and a causal mask in the decoder.
+``LSTMSeq2Seq``            the seed notebook's model: a bidirectional LSTM encoder whose final state
+                           starts an LSTM decoder. No attention: the whole sentence must fit in a
+                           fixed-size vector.
+``AttentionLSTMSeq2Seq``   the same plus Luong ("general") attention: at every step the decoder looks
+                           at all encoder states. The fair RNN baseline.
+``TransformerTranslator``  the encoder-decoder ``Transformer`` *you* wrote in notebook 03 (loaded from
+                           that notebook with :func:`utils.notebooks.from_notebook`), wrapped in this
+                           interface so that the training loop, beam search, attention heatmaps and
+                           save/load work with it. None of its layers is re-implemented here.
+
+(``bench/baselines.py`` adds the same Transformer built from PyTorch's own layers, as a baseline.)
 
 ``build_model(name, vocab, **config)`` builds one by name; ``save_model`` / ``load_model`` store a
 trained model with its vocabulary and constructor arguments, so one call brings it back anywhere.
 """
 from __future__ import annotations
 
-import math
+import inspect
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Type, Union
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .vocab import PAD_INDEX, Vocabulary
-
-
-# ----------------------------------------------------------------------------------------------
-# Masks
-
-
-def causal_mask(size: int) -> torch.BoolTensor:
-    """Which positions a decoder position may look at: ``mask[i, j]`` is True iff ``j <= i``.
-
-    Position ``i`` predicts token ``i + 1``, so it must not see positions after ``i``; otherwise
-    training would teach the model to copy the next input token instead of predicting it.
-    True = may attend (the course's convention for masks: True = keep).
-
-    >>> causal_mask(3).int()
-    tensor([[1, 0, 0],
-            [1, 1, 0],
-            [1, 1, 1]], dtype=torch.int32)
-    """
-    return torch.ones(size, size, dtype=torch.bool).tril()
-
 
 # ----------------------------------------------------------------------------------------------
 # The shared interface
@@ -343,192 +327,161 @@ class AttentionLSTMSeq2Seq(Seq2Seq):
 
 
 # ----------------------------------------------------------------------------------------------
-# Transformer
+# Transformer: the student's own, from notebook 03
 
 
-class PositionalEncoding(nn.Module):
-    """Adds the sinusoidal positions of "Attention Is All You Need", then dropout.
+class TransformerTranslator(Seq2Seq):
+    """The ``Transformer`` of notebook 03 (yours) as a :class:`Seq2Seq`.
 
-    ``PE[t, 2i] = sin(t / 10000^(2i/d))``, ``PE[t, 2i+1] = cos(t / 10000^(2i/d))``.
-
-    Parameters
-    ----------
-    d_model : `int`, required
-    dropout : `float`, optional (default = `0.1`)
-    max_len : `int`, optional (default = `512`)
-        Longest sequence supported.
-    """
-
-    def __init__(self, d_model: int, dropout: float = 0.1, max_len: int = 512) -> None:
-        super().__init__()
-        position = torch.arange(max_len).unsqueeze(1)  # (max_len, 1)
-        frequency = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))  # (d/2,)
-        pe = torch.zeros(max_len, d_model)
-        pe[:, 0::2] = torch.sin(position * frequency)
-        pe[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
-        self.register_buffer("pe", pe, persistent=False)  # not a parameter, not saved
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x ~ (batch, seq_len, d_model)
-        if x.size(1) > self.pe.size(0):
-            raise ValueError(f"sequence of {x.size(1)} tokens, longer than max_len={self.pe.size(0)}")
-        return self.dropout(x + self.pe[: x.size(1)])
-
-
-def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    # x ~ (batch, length, d_model) -> (batch, heads, length, head size)
-    return x.view(x.size(0), x.size(1), num_heads, -1).transpose(1, 2)
-
-
-def _keys_values(attention: nn.MultiheadAttention, x: torch.Tensor):
-    """Keys and values ~ (batch, heads, length, head size) that ``attention`` computes from ``x``."""
-    _, w_k, w_v = attention.in_proj_weight.chunk(3)
-    _, b_k, b_v = attention.in_proj_bias.chunk(3)
-    return (_split_heads(nn.functional.linear(x, w_k, b_k), attention.num_heads),
-            _split_heads(nn.functional.linear(x, w_v, b_v), attention.num_heads))
-
-
-def _attend(attention: nn.MultiheadAttention, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-            mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """What ``attention(query, ., .)`` returns, given its keys and values already projected."""
-    w_q, _, _ = attention.in_proj_weight.chunk(3)
-    b_q, _, _ = attention.in_proj_bias.chunk(3)
-    q = _split_heads(nn.functional.linear(query, w_q, b_q), attention.num_heads)  # (batch, heads, 1, head size)
-    out = nn.functional.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (batch, heads, 1, head size)
-    return attention.out_proj(out.transpose(1, 2).reshape(query.shape))  # (batch, 1, d_model)
-
-
-class TransformerSeq2Seq(Seq2Seq):
-    """Encoder-decoder Transformer built from ``torch.nn.TransformerEncoderLayer`` /
-    ``TransformerDecoderLayer`` (``batch_first=True``).
+    The wrapper builds the core with ``transformer_class(source vocabulary size, target vocabulary
+    size, **config)`` and only passes calls on: ``encode`` -> ``core.encode``, ``decode`` ->
+    ``core.decode``. Every layer that runs is the core's.
 
     Parameters
     ----------
     vocab : `Vocabulary`, required
-    d_model : `int`, optional (default = `256`)
-    num_heads : `int`, optional (default = `4`)
-    num_encoder_layers, num_decoder_layers : `int`, optional (default = `3`)
-    dim_feedforward : `int`, optional (default = `1024`)
-    dropout : `float`, optional (default = `0.1`)
-    norm_first : `bool`, optional (default = `True`)
-        Pre-LN (LayerNorm before each sub-layer, plus a final LayerNorm) trains more stably than
-        the original post-LN.
-    tie_embeddings : `bool`, optional (default = `True`)
-        The output projection reuses the target embedding matrix (Press & Wolf, 2017).
-    max_len : `int`, optional (default = `512`)
-    causal_mask_fn : callable, optional (default = :func:`causal_mask`)
-        ``causal_mask_fn(size) -> BoolTensor (size, size)``, True where a decoder position may look.
-        Replace it (e.g. with your own implementation) to change what the decoder sees.
+    hidden_size, num_heads, num_encoder_layers, num_decoder_layers, ffn_size, dropout, norm_first,
+    tie_embeddings, max_len, activation :
+        The ``Transformer``'s own arguments (same defaults as notebook 03), stored in ``self.config``
+        so that :func:`save_model` / :func:`load_model` rebuild the same model.
+    transformer_class : type, optional (default = ``from_notebook("03-transformer", "Transformer")``)
+        The class of the core, looked up when the model is built: your notebook 03 (or the notebooks
+        ``COURSE_NOTEBOOKS`` points at; see :mod:`utils.notebooks`). Not saved: :func:`load_model`
+        looks it up again.
+    causal_mask_fn : callable, optional (default = None: the core's own causal mask)
+        ``causal_mask_fn(size) -> BoolTensor (size, size)``, True where a decoder position may look;
+        passed to ``core.decode`` as ``target_mask`` (e.g. an all-True mask, to show what goes wrong
+        without one). :meth:`decode_step` never needs a mask (see there).
+
+    Attributes
+    ----------
+    core : the ``Transformer`` (``core.encoder_layers``, ``core.decoder_layers``, ``core.output``, ...)
+
+    Incremental decoding
+    --------------------
+    :meth:`decode_step` gives the logits of ``decode(prefix)[:, -1]`` with every sub-layer of the
+    decoder running on the *newest position only*. It calls ``core.decode(prefix, memory, mask)``
+    with temporary forward pre-hooks:
+
+    * on each decoder layer: its input ``x`` ~ (batch, t, hidden) is cut to the newest position
+      ``x[:, -1:]`` and its self-attention mask (``attn_mask``) is dropped -- the newest position may
+      look at every earlier one, so its row of the causal mask is all True anyway;
+    * on each decoder layer's ``self_attention``: its ``key`` and ``value`` (the newest position's,
+      ~ (batch, 1, hidden)) are replaced by the cached inputs of the earlier steps with the new one
+      appended, ~ (batch, t, hidden).
+
+    **What is cached** (the ``state``): the *inputs* of every decoder layer's self-attention, i.e.
+    the ``key`` and ``value`` tensors it was called with at every earlier step (post-norm: the
+    layer's input; pre-norm: its ``norm1`` output) -- ``state = (prefix ~ (batch, t), ((keys_l,
+    values_l) ~ (batch, t, hidden) for every layer l))``, all batch-first, so beam search reorders
+    them with :func:`select_state`. The projected keys and values are *not* cached: your attention
+    re-projects all ``t`` cached inputs at every step (and the cross-attention its memory), and the
+    embedding and positional encoding run on the whole prefix (a lookup and an addition). That
+    costs more than a true key/value cache (the PyTorch baseline of ``bench/`` has one), but it
+    needs nothing from your attention beyond its ordinary ``forward``. In eval mode (no dropout)
+    the logits equal those of :meth:`decode` on the whole prefix.
     """
 
     name = "transformer"
 
-    def __init__(self, vocab: Vocabulary, d_model: int = 256, num_heads: int = 4, num_encoder_layers: int = 3,
-                 num_decoder_layers: int = 3, dim_feedforward: int = 1024, dropout: float = 0.1,
-                 norm_first: bool = True, tie_embeddings: bool = True, max_len: int = 512,
-                 causal_mask_fn: Callable[[int], torch.Tensor] = causal_mask) -> None:
+    def __init__(self, vocab: Vocabulary, hidden_size: int = 256, num_heads: int = 4, num_encoder_layers: int = 3,
+                 num_decoder_layers: int = 3, ffn_size: int = 1024, dropout: Optional[float] = 0.1,
+                 norm_first: bool = False, tie_embeddings: bool = True, max_len: int = 512,
+                 activation: str = "relu", transformer_class: Optional[Type[nn.Module]] = None,
+                 causal_mask_fn: Optional[Callable[[int], torch.Tensor]] = None) -> None:
         super().__init__(vocab)
-        self.config = dict(d_model=d_model, num_heads=num_heads, num_encoder_layers=num_encoder_layers,
-                           num_decoder_layers=num_decoder_layers, dim_feedforward=dim_feedforward,
-                           dropout=dropout, norm_first=norm_first, tie_embeddings=tie_embeddings, max_len=max_len)
-        self.causal_mask_fn = causal_mask_fn
-        self.d_model = d_model
-        self.source_embedding = nn.Embedding(vocab.get_size("source"), d_model, padding_idx=PAD_INDEX)
-        self.target_embedding = nn.Embedding(vocab.get_size("target"), d_model, padding_idx=PAD_INDEX)
-        self.positional_encoding = PositionalEncoding(d_model, dropout, max_len)
-        layer_args = dict(d_model=d_model, nhead=num_heads, dim_feedforward=dim_feedforward, dropout=dropout,
-                          batch_first=True, norm_first=norm_first)
-        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(**layer_args), num_encoder_layers,
-                                             norm=nn.LayerNorm(d_model) if norm_first else None,
-                                             enable_nested_tensor=False)
-        self.decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(**layer_args), num_decoder_layers,
-                                             norm=nn.LayerNorm(d_model) if norm_first else None)
-        self.output_projection = nn.Linear(d_model, vocab.get_size("target"))
-        # Embeddings ~ N(0, 1/d) and multiplied by sqrt(d) on the way in: inputs of unit scale,
-        # and logits of a sensible scale when the matrix is shared with the output projection.
-        for embedding in (self.source_embedding, self.target_embedding):
-            nn.init.normal_(embedding.weight, std=d_model ** -0.5)
-            with torch.no_grad():
-                embedding.weight[PAD_INDEX].zero_()
-        if tie_embeddings:
-            self.output_projection.weight = self.target_embedding.weight
+        self.config = dict(hidden_size=hidden_size, num_heads=num_heads, num_encoder_layers=num_encoder_layers,
+                           num_decoder_layers=num_decoder_layers, ffn_size=ffn_size, dropout=dropout,
+                           norm_first=norm_first, tie_embeddings=tie_embeddings, max_len=max_len,
+                           activation=activation)
+        if transformer_class is None:
+            from .notebooks import from_notebook
 
-    def _embed(self, embedding: nn.Embedding, tokens: torch.Tensor) -> torch.Tensor:
-        # tokens ~ (batch, seq_len) -> (batch, seq_len, d_model)
-        return self.positional_encoding(embedding(tokens) * math.sqrt(self.d_model))
+            transformer_class = from_notebook("03-transformer", "Transformer")
+        self.transformer_class = transformer_class
+        self.causal_mask_fn = causal_mask_fn
+        self.core = transformer_class(vocab.get_size("source"), vocab.get_size("target"), **self.config)
 
     def encode(self, source_tokens: torch.Tensor, source_mask: torch.Tensor) -> EncoderOutput:
-        x = self._embed(self.source_embedding, source_tokens)  # x ~ (batch, src_len, d_model)
-        # PyTorch's padding masks are the other way round: True = ignore this key.
-        memory = self.encoder(x, src_key_padding_mask=~source_mask)  # memory ~ (batch, src_len, d_model)
+        memory = self.core.encode(source_tokens, source_mask)  # memory ~ (batch, src_len, hidden)
         return EncoderOutput(memory, source_mask)
 
     def decode(self, decoder_input: torch.Tensor, encoder_output: EncoderOutput) -> torch.Tensor:
-        tgt_len = decoder_input.size(1)
-        y = self._embed(self.target_embedding, decoder_input)  # y ~ (batch, tgt_len, d_model)
-        # PyTorch's attn_mask: True = may NOT attend, hence the ~. No target padding mask is
-        # needed: padding only comes after the real tokens, and the causal mask hides later positions.
-        blocked = ~self.causal_mask_fn(tgt_len).to(decoder_input.device)  # (tgt_len, tgt_len)
-        h = self.decoder(y, encoder_output.memory, tgt_mask=blocked, tgt_is_causal=False,
-                         memory_key_padding_mask=~encoder_output.mask)  # h ~ (batch, tgt_len, d_model)
-        return self.output_projection(h)  # (batch, tgt_len, target vocab)
+        memory, mask = encoder_output.memory, encoder_output.mask
+        if self.causal_mask_fn is None:
+            return self.core.decode(decoder_input, memory, mask)  # (batch, tgt_len, target vocab)
+        target_mask = self.causal_mask_fn(decoder_input.size(1)).to(decoder_input.device)  # (tgt_len, tgt_len)
+        return self.core.decode(decoder_input, memory, mask, target_mask)
 
     def decode_step(self, tokens, encoder_output, state=None):
-        """Generate with a key/value cache: only the newest position goes through the layers.
+        """The logits of the word after ``tokens`` ~ (batch,), the decoder running on that position only.
 
-        Position ``t`` of a decoder layer attends to the keys and values of positions ``<= t``
-        (the causal mask guarantees it in training), and those never change once computed. So
-        each layer keeps them -- ``(self_keys, self_values, memory_keys, memory_values)``, each
-        ~ (batch, heads, length, head size) -- and computes the new position's only. Same numbers
-        as :meth:`decode` on the whole prefix (eval mode: no dropout here), much less work.
+        See "Incremental decoding" in the class docstring for how, and for what ``state`` holds.
         """
-        memory, memory_mask = encoder_output.memory, encoder_output.mask
-        if state is None:  # first step: the cross-attention keys/values of every layer, once
-            empty = memory.new_zeros(memory.size(0), self.config["num_heads"], 0, self.d_model // self.config["num_heads"])
-            state = tuple((empty, empty, *_keys_values(layer.multihead_attn, memory)) for layer in self.decoder.layers)
-        step = state[0][0].size(2)
-        # y ~ (batch, 1, d_model): the new token, embedded at its position
-        y = self.target_embedding(tokens).unsqueeze(1) * math.sqrt(self.d_model) + self.positional_encoding.pe[step]
-        attend_to_source = memory_mask[:, None, None, :]  # (batch, 1, 1, src_len), True = real token
-        new_state = []
-        for layer, (self_keys, self_values, memory_keys, memory_values) in zip(self.decoder.layers, state):
-            x = layer.norm1(y) if layer.norm_first else y
-            keys, values = _keys_values(layer.self_attn, x)  # this position's, ~ (batch, heads, 1, head size)
-            self_keys, self_values = torch.cat([self_keys, keys], dim=2), torch.cat([self_values, values], dim=2)
-            new_state.append((self_keys, self_values, memory_keys, memory_values))
-            if layer.norm_first:
-                y = y + _attend(layer.self_attn, x, self_keys, self_values)
-                y = y + _attend(layer.multihead_attn, layer.norm2(y), memory_keys, memory_values, attend_to_source)
-                y = y + layer.linear2(layer.activation(layer.linear1(layer.norm3(y))))
-            else:
-                y = layer.norm1(y + _attend(layer.self_attn, x, self_keys, self_values))
-                y = layer.norm2(y + _attend(layer.multihead_attn, y, memory_keys, memory_values, attend_to_source))
-                y = layer.norm3(y + layer.linear2(layer.activation(layer.linear1(y))))
-        if self.decoder.norm is not None:
-            y = self.decoder.norm(y)
-        return self.output_projection(y[:, -1]), tuple(new_state)
+        layers = list(self.core.decoder_layers)
+        memory = encoder_output.memory
+        if state is None:
+            prefix = tokens.unsqueeze(1)  # (batch, 1)
+            empty = memory.new_zeros(memory.size(0), 0, memory.size(-1))  # (batch, 0, hidden)
+            cache = tuple((empty, empty) for _ in layers)
+        else:
+            prefix = torch.cat([state[0], tokens.unsqueeze(1)], dim=1)  # (batch, t)
+            cache = state[1]
+        new_cache: List[Optional[Tuple[torch.Tensor, torch.Tensor]]] = [None] * len(layers)
+
+        def newest_position_only(signature, args, kwargs):
+            bound = signature.bind(*args, **kwargs)
+            x = next(iter(bound.arguments))  # the first parameter: the layer's input ~ (batch, t, hidden)
+            bound.arguments[x] = bound.arguments[x][:, -1:]  # (batch, 1, hidden)
+            if "attn_mask" in bound.arguments:
+                bound.arguments["attn_mask"] = None  # the newest position may see every cached one
+            return bound.args, bound.kwargs
+
+        def attend_to_cache(index, signature, args, kwargs):
+            bound = signature.bind(*args, **kwargs)
+            _, key, value = list(signature.parameters)[:3]  # forward(query, key, value, ...)
+            new_key, new_value = bound.arguments[key], bound.arguments[value]  # ~ (batch, 1, hidden)
+            keys = torch.cat([cache[index][0], new_key], dim=1)  # (batch, t, hidden)
+            values = keys if new_value is new_key else torch.cat([cache[index][1], new_value], dim=1)
+            new_cache[index] = (keys, values)
+            bound.arguments[key], bound.arguments[value] = keys, values
+            return bound.args, bound.kwargs
+
+        hooks = []
+        try:
+            for index, layer in enumerate(layers):
+                layer_signature = inspect.signature(layer.forward)
+                attention_signature = inspect.signature(layer.self_attention.forward)
+                hooks.append(layer.register_forward_pre_hook(
+                    lambda module, args, kwargs, signature=layer_signature: newest_position_only(signature, args, kwargs),
+                    with_kwargs=True))
+                hooks.append(layer.self_attention.register_forward_pre_hook(
+                    lambda module, args, kwargs, index=index, signature=attention_signature:
+                    attend_to_cache(index, signature, args, kwargs),
+                    with_kwargs=True))
+            logits = self.core.decode(prefix, memory, encoder_output.mask)  # (batch, 1, target vocab)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        if any(entry is None for entry in new_cache):
+            raise RuntimeError("decode_step: a decoder layer did not call its self_attention module "
+                               "(self.self_attention(...), not self.self_attention.forward(...)): nothing to cache")
+        return logits[:, -1], (prefix, tuple(new_cache))
 
     def attention(self, source_tokens: torch.Tensor, source_mask: torch.Tensor,
                   decoder_input: torch.Tensor, layer: Optional[int] = None) -> torch.Tensor:
         """Cross-attention weights of the decoder ~ (batch, layers, heads, tgt_len, src_len).
 
-        ``layer`` picks one layer: ~ (batch, heads, tgt_len, src_len). PyTorch's decoder layers do not
-        return their attention, so forward hooks ask each ``multihead_attn`` for its weights.
+        ``layer`` picks one layer: ~ (batch, heads, tgt_len, src_len). Forward hooks keep the
+        ``.attention`` that each decoder layer's ``cross_attention`` returns.
         """
         captured: List[torch.Tensor] = []
 
-        def ask_for_weights(module, args, kwargs):
-            kwargs.update(need_weights=True, average_attn_weights=False)
-            return args, kwargs
-
         def keep_weights(module, args, output):
-            captured.append(output[1])  # (batch, heads, tgt_len, src_len)
+            captured.append(output.attention if hasattr(output, "attention") else output[1])
 
-        hooks = []
-        for decoder_layer in self.decoder.layers:
-            hooks.append(decoder_layer.multihead_attn.register_forward_pre_hook(ask_for_weights, with_kwargs=True))
-            hooks.append(decoder_layer.multihead_attn.register_forward_hook(keep_weights))
+        hooks = [decoder_layer.cross_attention.register_forward_hook(keep_weights)
+                 for decoder_layer in self.core.decoder_layers]
         try:
             self(source_tokens, source_mask, decoder_input)
         finally:
@@ -537,18 +490,30 @@ class TransformerSeq2Seq(Seq2Seq):
         weights = torch.stack(captured, dim=1)  # (batch, layers, heads, tgt_len, src_len)
         return weights if layer is None else weights[:, layer]
 
+    def extra_repr(self) -> str:
+        origin = getattr(self.transformer_class, "__module__", "")
+        return f"{super().extra_repr()}, core from {origin}"
+
 
 # ----------------------------------------------------------------------------------------------
 # Building, saving, loading
 
-MODELS = {model.name: model for model in (LSTMSeq2Seq, AttentionLSTMSeq2Seq, TransformerSeq2Seq)}
+MODELS: Dict[str, Type[Seq2Seq]] = {model.name: model for model in (LSTMSeq2Seq, AttentionLSTMSeq2Seq,
+                                                                   TransformerTranslator)}
+
+
+def register_model(model_class: Type[Seq2Seq]) -> Type[Seq2Seq]:
+    """Make ``model_class`` buildable (and loadable) by its ``name`` (``bench/`` registers its baselines)."""
+    MODELS[model_class.name] = model_class
+    return model_class
 
 
 def build_model(name: str, vocab: Vocabulary, **config) -> Seq2Seq:
-    """``build_model("transformer", vocab, d_model=128)``: one of ``MODELS`` (``"lstm"``,
+    """``build_model("transformer", vocab, hidden_size=128)``: one of ``MODELS`` (``"lstm"``,
     ``"lstm_attention"``, ``"transformer"``) with its defaults, overridden by ``config``."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)} "
+                         f"(a baseline of bench/ is known once `import bench.baselines` ran)")
     return MODELS[name](vocab, **config)
 
 
@@ -566,13 +531,18 @@ def save_model(model: Seq2Seq, path: Union[str, Path], **extra) -> Path:
     return path
 
 
-def load_model(path: Union[str, Path], device: Union[str, torch.device, None] = None) -> Seq2Seq:
-    """Load a model saved by :func:`save_model`, on ``device`` (default: ``get_device()``), in eval mode."""
+def load_model(path: Union[str, Path], device: Union[str, torch.device, None] = None, **build_kwargs) -> Seq2Seq:
+    """Load a model saved by :func:`save_model`, on ``device`` (default: ``get_device()``), in eval mode.
+
+    ``build_kwargs`` go to the constructor with the saved configuration, e.g.
+    ``transformer_class=Transformer`` (by default the Transformer is rebuilt from notebook 03).
+    """
     from .runtime import get_device
 
     device = torch.device(device) if device is not None else get_device()
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_model(checkpoint["model"], Vocabulary.from_dict(checkpoint["vocab"]), **checkpoint["config"])
+    model = build_model(checkpoint["model"], Vocabulary.from_dict(checkpoint["vocab"]),
+                        **{**checkpoint["config"], **build_kwargs})
     model.load_state_dict(checkpoint["state_dict"])
     model.extra = checkpoint.get("extra", {})
     return model.to(device).eval()

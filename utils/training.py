@@ -1,17 +1,15 @@
-"""Training a translator: teacher forcing with shifted targets, a padding-aware loss, a schedule.
+"""Training a translator: teacher forcing, a padding-aware loss, a schedule, progress bars.
 
-The three pieces a translator's training depends on are small functions, so that a notebook can
-swap in its own implementation and the loop really uses it::
+The two pieces a translator's training depends on most are small functions that notebook 04 has
+you write, and the loop runs *yours* -- it has none of its own::
 
-    decoder_input, labels = shift_targets(target_tokens)   # <start> y1 .. yn  /  y1 .. yn <end>
+    decoder_input, labels = shift_fn(target_tokens)      # your shift_targets: <start> y1 .. yn / y1 .. yn <end>
     logits = model(source_tokens, source_mask, decoder_input)
-    loss = sequence_loss(logits, labels, pad_index=PAD_INDEX)   # padding ignored
+    loss = loss_fn(logits, labels, PAD_INDEX)            # your sequence_loss: padding ignored
 
-and ``causal_mask`` (in ``utils.models``) for the Transformer's decoder.
-
-``train(model, train_pairs, validation_pairs, epochs=..., minutes=...)`` runs the loop (AdamW,
-warm-up then cosine decay, gradient clipping, label smoothing, progress bars) and returns a
-:class:`History` for loss curves.
+``train(model, train_pairs, validation_pairs, shift_fn=..., loss_fn=..., epochs=..., minutes=...)``
+runs the loop (AdamW, warm-up then cosine decay, gradient clipping, label smoothing, progress bars)
+and returns a :class:`History` for loss curves; ``evaluate_loss`` measures a model's loss on a split.
 """
 from __future__ import annotations
 
@@ -25,7 +23,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
@@ -35,43 +32,6 @@ from .vocab import PAD_INDEX
 
 Pairs = Sequence[Tuple[str, str]]
 Data = Union[Pairs, NMTDataset, DataLoader]
-
-
-def shift_targets(target_tokens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Teacher forcing: the decoder reads ``<start> y1 .. yn`` and must predict ``y1 .. yn <end>``.
-
-    Parameters
-    ----------
-    target_tokens : `torch.LongTensor` ~ (batch, tgt_len), ``<start> y1 .. yn <end>`` then padding
-
-    Returns
-    -------
-    decoder_input, labels : `torch.LongTensor` ~ (batch, tgt_len - 1)
-        ``labels[:, t]`` is the token that follows ``decoder_input[:, t]``.
-    """
-    return target_tokens[:, :-1], target_tokens[:, 1:]
-
-
-def sequence_loss(logits: torch.Tensor, labels: torch.Tensor, pad_index: int = PAD_INDEX,
-                  label_smoothing: float = 0.0) -> torch.Tensor:
-    """Mean cross-entropy over the real (non-padding) target tokens of a batch.
-
-    Parameters
-    ----------
-    logits : `torch.Tensor` ~ (batch, tgt_len, vocabulary size)
-    labels : `torch.LongTensor` ~ (batch, tgt_len)
-    pad_index : `int`, optional (default = `PAD_INDEX`)
-        Positions whose label is ``pad_index`` count for nothing, whatever their logits.
-    label_smoothing : `float`, optional (default = `0.0`)
-        Target distribution ``1 - eps`` on the right word, ``eps`` spread over all words.
-
-    Returns
-    -------
-    `torch.Tensor`, a scalar: the sum of the token losses divided by the number of real tokens.
-    """
-    vocabulary_size = logits.size(-1)
-    return F.cross_entropy(logits.reshape(-1, vocabulary_size), labels.reshape(-1), ignore_index=pad_index,
-                           label_smoothing=label_smoothing)
 
 
 @dataclass
@@ -203,11 +163,28 @@ def _as_loader(data: Data, model, batch_size: int, shuffle: bool, seed: int,
                       pin_memory=torch.cuda.is_available())
 
 
+def _require(caller: str, shift_fn: Optional[Callable], loss_fn: Optional[Callable]) -> None:
+    """A clear error when the shift or the loss is not given: the course's loop has no defaults."""
+    missing = [name for name, fn in (("shift_fn", shift_fn), ("loss_fn", loss_fn)) if fn is None]
+    if missing:
+        raise TypeError(
+            f"{caller}() needs {' and '.join(missing)}: the course's training loop has no shift or loss of its "
+            f"own, it runs yours -- e.g. {caller}(model, ..., shift_fn=shift_targets, loss_fn=sequence_loss) "
+            f"with the shift_targets and sequence_loss you wrote in notebook 04")
+    for name, fn in (("shift_fn", shift_fn), ("loss_fn", loss_fn)):
+        if not callable(fn):
+            raise TypeError(f"{caller}(): {name} must be a function, got {type(fn).__name__}")
+
+
 @torch.no_grad()
-def evaluate_loss(model, data: Data, batch_size: int = 256, shift_fn: Callable = shift_targets,
+def evaluate_loss(model, data: Data, batch_size: int = 256, *, shift_fn: Optional[Callable] = None,
                   loss_fn: Optional[Callable] = None) -> float:
-    """Mean loss per real target token of ``model`` on ``data`` (pairs, an NMTDataset or a loader)."""
-    loss_fn = loss_fn or sequence_loss
+    """Mean loss per real target token of ``model`` on ``data`` (pairs, an NMTDataset or a loader).
+
+    ``shift_fn`` and ``loss_fn`` are required, as in :func:`train` (``loss_fn`` is called without
+    label smoothing: the plain negative log-likelihood).
+    """
+    _require("evaluate_loss", shift_fn, loss_fn)
     loader = _as_loader(data, model, batch_size, shuffle=False, seed=0)
     was_training = model.training
     model.eval()
@@ -241,7 +218,7 @@ def _average_states(states: List[Dict[str, torch.Tensor]]) -> Dict[str, torch.Te
 
 
 def train(model, train_data: Data, validation_data: Optional[Data] = None, config: Optional[TrainConfig] = None,
-          *, shift_fn: Callable = shift_targets, loss_fn: Optional[Callable] = None,
+          *, shift_fn: Optional[Callable] = None, loss_fn: Optional[Callable] = None,
           device: Union[str, torch.device, None] = None, name: str = "", **overrides) -> History:
     """Train ``model`` with teacher forcing; return a :class:`History`.
 
@@ -253,9 +230,10 @@ def train(model, train_data: Data, validation_data: Optional[Data] = None, confi
         ``(french, english)`` pairs (e.g. ``splits.train``) are indexed with ``model.vocab``.
     config : `TrainConfig`, optional
         Hyper-parameters; keywords (``epochs=20, minutes=10, lr=5e-4, ...``) override its fields.
-    shift_fn : callable, optional (default = :func:`shift_targets`)
-        ``shift_fn(target_tokens) -> (decoder_input, labels)``.
-    loss_fn : callable, optional (default = :func:`sequence_loss`)
+    shift_fn : callable, required (keyword)
+        ``shift_fn(target_tokens) -> (decoder_input, labels)``: your ``shift_targets`` of notebook 04.
+    loss_fn : callable, required (keyword)
+        Your ``sequence_loss`` of notebook 04:
         ``loss_fn(logits, labels, pad_index, label_smoothing=0.0) -> scalar``. Training calls it with
         ``label_smoothing=config.label_smoothing``, validation without (plain NLL). A ``loss_fn``
         with no ``label_smoothing`` argument is used as it is (with a warning if smoothing was asked for).
@@ -264,6 +242,7 @@ def train(model, train_data: Data, validation_data: Optional[Data] = None, confi
     name : `str`, optional
         Label of the run (progress bars, plots); defaults to ``model.name``.
     """
+    _require("train", shift_fn, loss_fn)
     config = replace(config or TrainConfig(), **overrides)
     if config.epochs is None and config.minutes is None:
         raise ValueError("give a budget: epochs, minutes or both")
@@ -275,7 +254,6 @@ def train(model, train_data: Data, validation_data: Optional[Data] = None, confi
                               bucket_by_length=config.bucket_by_length)
     if validation_data is not None:
         validation_data = _as_loader(validation_data, model, 256, shuffle=False, seed=config.seed)
-    loss_fn = loss_fn or sequence_loss
     train_loss_fn = _with_label_smoothing(loss_fn, config.label_smoothing)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.betas,
                                   weight_decay=config.weight_decay)

@@ -1,4 +1,7 @@
-"""Wrong: the mean is taken over every position, padding included. Expected: loses points."""
+"""Wrong: the mean is taken over every position, padding included.
+Expected: loses points.
+Message: divide by the number of real tokens
+"""
 
 # %% [sequence_loss]
 def sequence_loss(logits: torch.Tensor, labels: torch.Tensor, pad_index: int = PAD_INDEX,

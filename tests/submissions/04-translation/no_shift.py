@@ -1,4 +1,7 @@
-"""Wrong: the seed's bug, labels are the decoder input itself (no shift). Expected: loses points."""
+"""Wrong: the seed's bug, labels are the decoder input itself (no shift).
+Expected: loses points.
+Message: are labels and input the same tokens (no shift)
+"""
 
 # %% [shift_targets]
 def shift_targets(target_tokens: torch.Tensor):
