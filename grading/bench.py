@@ -13,7 +13,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,12 +22,17 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SECTION = re.compile(r"^# %% \[(?P<grade_id>[^\]\s]+)\][ \t]*$", re.MULTILINE)
 
 
-def _variant_cells(path: Path) -> dict[str, str]:
-    parts = SECTION.split(path.read_text(encoding="utf-8"))
-    return {gid: code.strip("\n") + "\n" for gid, code in zip(parts[1::2], parts[2::2])}
+def _wrong_variants(assignment: str) -> list:
+    """The wrong variants of ``tests/submissions/<assignment>/`` (edits of the current solution),
+    read by the pipeline test's own harness so that both see the same cells."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        import grading_harness
+    finally:
+        sys.path.remove(str(REPO / "tests"))
+    return [v for v in grading_harness.load_variants(assignment) if not v.full_marks]
 
 
 def build(course: Path, count: int, assignment: str = "01-attention") -> dict[str, str]:
@@ -43,16 +47,15 @@ def build(course: Path, count: int, assignment: str = "01-attention") -> dict[st
     solution = {c.metadata.nbgrader["grade_id"]: "\n".join(
         l for l in c.source.splitlines() if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
         for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
-    variants = sorted((REPO / "tests" / "submissions" / assignment).glob("*.py"))
-    wrong = [v for v in variants if "loses points" in v.read_text(encoding="utf-8").split("# %%")[0].lower()]
+    wrong = _wrong_variants(assignment)
     kinds = {}
     for i in range(count):
         cells = dict(solution)
         kind = "solution"
         if wrong and i % 4 == 3:
             variant = wrong[(i // 4) % len(wrong)]
-            cells.update(_variant_cells(variant))
-            kind = variant.stem
+            cells.update(variant.cells)
+            kind = variant.name
         nb = nbformat.from_dict(release)
         for cell in nb.cells:
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")

@@ -15,14 +15,33 @@ Submissions are built from the *released* notebooks (what a student edits): the 
 solution cells, found by ``grade_id``, is replaced with given code; solution cells not named keep
 the instructor's solution (:func:`solution_cells`), so a variant changes exactly one thing.
 
-Variants are files ``tests/submissions/<assignment>/<variant>.py``::
+Variants are files ``tests/submissions/<assignment>/<variant>.py``. A variant is written as an
+*edit* of the instructor's solution cell: the lines it changes, not a copy of the whole cell, so that
+a change to the solution reaches every variant (and a variant whose edit no longer fits says so)::
 
     \"\"\"Wrong: no 1/sqrt(d) scaling of the scores. Expected: loses points.\"\"\"
-    # %% [sdpa]
-    def scaled_dot_product_attention(...):
-        ...
+    # %% [sdpa] replace
+        scores = query @ key.transpose(-2, -1) / math.sqrt(d)
+    # %% with
+        scores = query @ key.transpose(-2, -1)
 
-The header (everything before the first ``# %% [grade_id]`` marker) says what the variant is and
+- ``# %% [grade_id] replace`` starts the lines to replace, ``# %% with`` (next) the lines that take
+  their place; both blocks run to the next ``# %%`` marker and may span several lines (blank lines at
+  their start and end do not count; the ``with`` block may be empty: the lines are deleted).
+- The ``replace`` lines must stand, as whole lines and exactly once, in the *current* solution cell
+  of that grade_id: the cell of ``solutions/<assignment>/*.ipynb`` with its ``### BEGIN/END SOLUTION``
+  lines removed (:func:`solution_cells`). Add unchanged lines around the change until they do.
+  Otherwise :class:`GradingError` names the variant file and the grade_id: a *stale variant* (the
+  solution changed under it): write the edit again against the new solution.
+- A cell may take several ``replace``/``with`` pairs (they must not overlap; each is looked up in
+  the solution cell as it is, not as the pairs before it left it), and a file may edit several cells.
+- ``# %% [grade_id]`` alone (no ``replace``) gives the cell's whole code instead: for variants that
+  really rewrite a cell (another algorithm, a short cell without the solution's docstring). Prefer
+  an edit when the change is a few lines. A cell is either rewritten or edited, not both.
+
+:attr:`Variant.cells` is the result either way, grade_id -> the code the fake student submits.
+
+The header (everything before the first ``# %%`` marker) says what the variant is and
 must contain ``Expected: full marks`` or ``Expected: loses points``. A wrong variant may also name
 what its failure must tell the student, one ``Message: <text>`` line per expected substring::
 
@@ -61,8 +80,15 @@ NB_VERSION = 4
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-#: A section of a variant file: ``# %% [grade_id]`` on a line of its own.
+#: A section of a variant file that gives a whole cell: ``# %% [grade_id]`` on a line of its own.
 SECTION = re.compile(r"^# %% \[(?P<grade_id>[^\]\s]+)\][ \t]*$", re.MULTILINE)
+#: Any marker line of a variant file: ``# %% [grade_id]`` (a whole cell), ``# %% [grade_id] replace``
+#: (the solution's lines an edit replaces) or ``# %% with`` (the lines that take their place).
+MARKER = re.compile(
+    r"^# %% (?:\[(?P<grade_id>[^\]\s]+)\](?:[ \t]+(?P<replace>replace))?|(?P<with>with))[ \t]*$", re.MULTILINE
+)
+#: A line that looks like a marker (``# %%`` at its start): it must be one, not a typo taken for code.
+MARKER_LIKE = re.compile(r"^# %%.*$", re.MULTILINE)
 EXPECTED = re.compile(r"Expected:\s*(?P<expected>full marks|loses points)\.?", re.IGNORECASE)
 #: ``Message: <text>`` on a line of its own in a variant's header (the text runs to the end of the line).
 MESSAGE = re.compile(r"^[ \t#]*Message:[ \t]*(?P<text>.*?)[ \t]*$", re.MULTILINE)
@@ -180,14 +206,15 @@ class Variant:
         return "full marks" if self.full_marks else "loses points"
 
     @classmethod
-    def from_file(cls, path: Path, assignment: str | None = None) -> "Variant":
+    def from_file(cls, path: Path, assignment: str | None = None, solutions: Mapping[str, str] | None = None,
+                  root: Path = ROOT) -> "Variant":
+        """Read a variant file; its edits are applied to ``solutions`` (grade_id -> solution cell),
+        by default the solution cells of ``<root>/solutions/<assignment>/*.ipynb``."""
         path = Path(path)
+        assignment = assignment or path.parent.name
         text = path.read_text(encoding="utf-8")
-        parts = SECTION.split(text)
-        header, sections = parts[0], parts[1:]
         where = f"variant file {path}"
-        if not sections:
-            raise GradingError(f"{where}: no `# %% [grade_id]` section")
+        header, sections = _parse_sections(text, where)
         match = EXPECTED.search(header)
         if match is None:
             raise GradingError(f"{where}: the header must say `Expected: full marks` or `Expected: loses points`")
@@ -199,15 +226,14 @@ class Variant:
         full_marks = match.group("expected").lower() == "full marks"
         if messages and full_marks:
             raise GradingError(f"{where}: `Message:` lines belong to variants that lose points, not to `Expected: full marks`")
-        cells: dict[str, str] = {}
-        for gid, code in zip(sections[::2], sections[1::2]):
-            if gid in cells:
-                raise GradingError(f"{where}: section [{gid}] appears twice")
-            cells[gid] = code.strip("\n") + "\n"
+        if solutions is None and any(not isinstance(s, str) for s in sections.values()):
+            solutions = assignment_solution_cells(assignment, root)
+        cells = {gid: code if isinstance(code, str) else apply_edits(solutions, gid, code, where)
+                 for gid, code in sections.items()}
         description = EXPECTED.sub("", MESSAGE.sub("", header)).strip().strip('"').strip("'").strip("#").strip()
         description = " ".join(description.split())
         return cls(
-            assignment=assignment or path.parent.name,
+            assignment=assignment,
             name=path.stem,
             description=description,
             full_marks=full_marks,
@@ -217,12 +243,126 @@ class Variant:
         )
 
 
-def load_variants(assignment: str, folder: Path = SUBMISSIONS) -> list[Variant]:
-    """The variants of an assignment, sorted by name; [] if it has no variants folder."""
+#: An edit of a solution cell: (the lines to replace, the lines that take their place).
+Edit = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _block(text: str) -> tuple[str, ...]:
+    """The lines of a section's body (after its marker line), blank lines at its start and end dropped."""
+    lines = text.split("\n")[1:]  # [0] is what follows the marker on its own line: nothing
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return tuple(lines)
+
+
+def _parse_sections(text: str, where: str) -> tuple[str, dict[str, str | list[Edit]]]:
+    """A variant file's header and its sections in the file's order: grade_id -> the whole cell's code
+    (``# %% [grade_id]``) or the list of its edits (``replace``/``with`` pairs)."""
+    markers = list(MARKER.finditer(text))
+    known = {m.start() for m in markers}
+    for line in MARKER_LIKE.finditer(text):
+        if line.start() not in known:
+            raise GradingError(
+                f"{where}: {line.group(0)!r} is not a marker: `# %% [grade_id]`, `# %% [grade_id] replace` or `# %% with`"
+            )
+    if not markers:
+        raise GradingError(f"{where}: no `# %% [grade_id]` or `# %% [grade_id] replace` section")
+    header = text[: markers[0].start()]
+    bodies = [text[m.end(): nxt.start() if nxt else len(text)]
+              for m, nxt in zip(markers, [*markers[1:], None])]
+    sections: dict[str, str | list[Edit]] = {}
+    i = 0
+    while i < len(markers):
+        m, body = markers[i], bodies[i]
+        gid = m.group("grade_id")
+        if m.group("with"):
+            raise GradingError(f"{where}: `# %% with` (line {text.count(chr(10), 0, m.start()) + 1}) without a "
+                               "`# %% [grade_id] replace` just before it")
+        if m.group("replace"):
+            if i + 1 >= len(markers) or not markers[i + 1].group("with"):
+                raise GradingError(f"{where}: `# %% [{gid}] replace` must be followed by `# %% with`")
+            old, new = _block(body), _block(bodies[i + 1])
+            if not old:
+                raise GradingError(f"{where}: `# %% [{gid}] replace` with nothing to replace")
+            edits = sections.setdefault(gid, [])
+            if isinstance(edits, str):
+                raise GradingError(f"{where}: [{gid}] is both given whole and edited: choose one")
+            edits.append((old, new))
+            i += 2
+            continue
+        if isinstance(sections.get(gid), str):
+            raise GradingError(f"{where}: section [{gid}] appears twice")
+        if gid in sections:
+            raise GradingError(f"{where}: [{gid}] is both given whole and edited: choose one")
+        sections[gid] = body.strip("\n") + "\n"
+        i += 1
+    return header, sections
+
+
+def assignment_solution_cells(assignment: str, root: Path = ROOT) -> dict[str, str]:
+    """``grade_id -> source`` of the solution cells of every notebook of ``<root>/solutions/<assignment>``
+    (solution markers removed): what the edits of a variant apply to."""
+    notebooks = sorted((Path(root) / "solutions" / assignment).glob("*.ipynb"))
+    if not notebooks:
+        raise GradingError(f"no notebook in {Path(root) / 'solutions' / assignment}: no solution cells to edit")
+    cells: dict[str, str] = {}
+    for notebook in notebooks:
+        cells |= solution_cells(read_notebook(notebook))
+    return cells
+
+
+def apply_edits(solutions: Mapping[str, str], gid: str, edits: Sequence[Edit], where: str = "variant") -> str:
+    """The solution cell ``gid`` with every edit applied.
+
+    Each edit's old lines must stand exactly once, as whole lines, in the solution cell, and edits may
+    not overlap; otherwise :class:`GradingError`: the variant is stale (the solution changed)."""
+    if gid not in solutions:
+        raise GradingError(f"{where}: [{gid}] replace: no solution cell with grade_id {gid!r} "
+                           f"(solution cells: {sorted(solutions)})")
+    lines = solutions[gid].strip("\n").split("\n")
+    spans = []
+    for number, (old, new) in enumerate(edits, 1):
+        n = len(old)
+        hits = [i for i in range(len(lines) - n + 1) if tuple(lines[i: i + n]) == old]
+        if len(hits) != 1:
+            shown = "\n    ".join(old[:6]) + ("\n    ..." if len(old) > 6 else "")
+            found = "does not stand" if not hits else f"stands {len(hits)} times (add unchanged lines around it)"
+            raise GradingError(
+                f"{where}: stale variant: replace #{number} of [{gid}] {found} in the current solution cell "
+                f"{gid!r}; it must stand there exactly once, as whole lines. The solution changed since the "
+                f"variant was written: write its edit again against the solution. The lines to replace:\n    {shown}"
+            )
+        spans.append((hits[0], hits[0] + n, new, number))
+    spans.sort()
+    for (_, end, _, a), (start, _, _, b) in zip(spans, spans[1:]):
+        if start < end:
+            raise GradingError(f"{where}: replace #{a} and #{b} of [{gid}] overlap in the solution cell: merge them")
+    out: list[str] = []
+    position = 0
+    for start, end, new, _ in spans:
+        out += lines[position:start]
+        out += new
+        position = end
+    out += lines[position:]
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def load_variants(assignment: str, folder: Path = SUBMISSIONS, root: Path = ROOT) -> list[Variant]:
+    """The variants of an assignment, sorted by name; [] if it has no variants folder.
+
+    Edits are applied to the solution cells of ``<root>/solutions/<assignment>`` (read once)."""
     directory = Path(folder) / assignment
     if not directory.is_dir():
         return []
-    return [Variant.from_file(p, assignment) for p in sorted(directory.glob("*.py")) if not p.name.startswith("_")]
+    paths = [p for p in sorted(directory.glob("*.py")) if not p.name.startswith("_")]
+    solutions = assignment_solution_cells(assignment, root) if any(map(_has_edits, paths)) else None
+    return [Variant.from_file(p, assignment, solutions, root) for p in paths]
+
+
+def _has_edits(path: Path) -> bool:
+    return any(m.group("replace") for m in MARKER.finditer(path.read_text(encoding="utf-8")))
 
 
 # --------------------------------------------------------------------------------------------
