@@ -24,14 +24,34 @@ def no_corpus_env(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("raw, expected", [
     ("Je suis très fatigué ce soir.", "je suis tres fatigue ce soir ."),
-    ("J'ai 3 chats, non ?", "j ai chats non ?"),
-    ("I'm hungry!", "i m hungry !"),
+    ("J'ai 19 ans, non ?", "j ' ai 19 ans , non ?"),  # digits kept, commas and joiners split off
+    ("I'm hungry!", "i ' m hungry !"),
+    ("I’m “fine”.", "i ' m fine ."),  # typographic apostrophe folded, quotes dropped
     ("Ça alors\u202f!", "ca alors !"),  # narrow no-break space before French punctuation
     ("  Où   est la GARE?  ", "ou est la gare ?"),
-    ("C'est ma sœur.", "c est ma s ur ."),  # the ligature œ is not an accent: it is dropped
+    ("C'est ma sœur.", "c ' est ma soeur ."),  # the ligature is spelled out, not dropped
+    ("Peut-être 3.5 kg, ou 1,000.", "peut - etre 3.5 kg , ou 1,000 ."),  # numbers keep their point/comma
 ])
 def test_normalize(raw, expected):
     assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize("normalised, plain", [
+    ("i ' m 19 , aren ' t i ?", "i'm 19, aren't i?"),
+    ("peut - etre qu ' il a 3.5 kg .", "peut-etre qu'il a 3.5 kg."),
+    ("", ""),
+])
+def test_detokenize_glues_joiners_and_punctuation(normalised, plain):
+    assert data_module.detokenize(normalised) == plain
+
+
+def test_detokenize_undoes_normalize_on_plain_english():
+    for raw in ("I'm 19, aren't I?", "Tom's car is red.", "It's a well-known fact!", "She was born in 1990."):
+        assert data_module.detokenize(normalize(raw)) == raw.lower()
+
+
+def test_word_count_ignores_joiners_and_commas():
+    assert data_module.word_count("i ' m cold , ok .") == 5
 
 
 def test_read_txt_and_zip_give_the_same_pairs(tmp_path):
@@ -122,10 +142,10 @@ def test_download_once_then_use_the_cache(monkeypatch, tmp_path):
 
 def test_classic_setting_keeps_short_sentences_with_the_english_prefixes():
     pairs = select_pairs(read_raw_pairs(TINY), "classic")
-    assert ("j ai froid .", "i am cold .") in pairs and ("j ai froid .", "i m cold .") in pairs
+    assert ("j ' ai froid .", "i am cold .") in pairs and ("j ' ai froid .", "i ' m cold .") in pairs
     assert len(pairs) == len(set(pairs)), "exact duplicates are kept once"
     assert all(e.startswith(utils.data.ENGLISH_PREFIXES) for _, e in pairs)
-    assert all(len(f.split()) < 10 and len(e.split()) < 10 for f, e in pairs)
+    assert all(data_module.word_count(f) < 10 and data_module.word_count(e) < 10 for f, e in pairs)
     assert not any(e.startswith("go") or e.startswith("thank") for _, e in pairs)
 
 
@@ -133,7 +153,7 @@ def test_large_setting_keeps_any_prefix_up_to_15_words():
     pairs = select_pairs(read_raw_pairs(TINY), "large")
     english = [e for _, e in pairs]
     assert "go ." in english and "where is the station ?" in english
-    assert all(len(f.split()) <= 15 and len(e.split()) <= 15 for f, e in pairs)
+    assert all(data_module.word_count(f) <= 15 and data_module.word_count(e) <= 15 for f, e in pairs)
     assert not any(e.startswith("tom was not there") for e in english)  # 17 words
 
 
@@ -143,13 +163,15 @@ def test_unknown_setting():
 
 
 def _assert_leak_free(splits):
-    sources = {name: {f for f, _ in split} for name, split in splits._asdict().items()}
-    assert not sources["train"] & sources["validation"], "a French sentence is in train and validation"
-    assert not sources["train"] & sources["test"], "a French sentence is in train and test"
-    assert not sources["validation"] & sources["test"], "a French sentence is in validation and test"
+    """No French and no English sentence in two splits."""
+    for side, column in (("French", 0), ("English", 1)):
+        sentences = {name: {pair[column] for pair in split} for name, split in splits.items()}
+        for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+            shared = sentences[a] & sentences[b]
+            assert not shared, f"{len(shared)} {side} sentences are in {a} and {b}, e.g. {sorted(shared)[:3]}"
 
 
-def test_split_is_deterministic_complete_and_leak_free():
+def test_split_is_deterministic_complete_and_held_out_on_both_sides():
     pairs = select_pairs(read_raw_pairs(TINY), "large")
     splits = split_pairs(pairs, 0.2, 0.2, seed=1)
     assert split_pairs(pairs, 0.2, 0.2, seed=1) == splits
@@ -160,10 +182,34 @@ def test_split_is_deterministic_complete_and_leak_free():
         split_pairs(pairs, 0.6, 0.5)
 
 
+def test_components_join_pairs_that_share_either_sentence():
+    pairs = [("je suis sourd .", "i ' m deaf ."), ("je suis sourde .", "i ' m deaf ."),
+             ("je suis sourde .", "i am deaf ."), ("va !", "go .")]
+    components = data_module.connected_components(pairs)
+    assert components == [pairs[:3], pairs[3:]], "the three 'deaf' pairs are one component, 'go' another"
+    for seed in range(5):  # whatever the shuffle, the 'deaf' pairs stay together
+        splits = split_pairs(pairs, 0.25, 0.25, seed=seed)
+        assert sum(set(pairs[:3]) <= set(split) for split in splits) == 1
+        _assert_leak_free(splits)
+
+
+def test_split_sizes_follow_the_fractions():
+    # 200 independent pairs and one component of 5: the shares hold to within a component.
+    pairs = [(f"phrase {i} .", f"sentence {i} .") for i in range(200)]
+    pairs += [(f"salut {i} .", "hello .") for i in range(5)]
+    splits = split_pairs(pairs, 0.1, 0.1, seed=0)
+    for split in (splits.validation, splits.test):
+        assert 20 <= len(split) < 25, [len(s) for s in splits]
+
+
 def test_build_dataset_writes_the_three_splits(tmp_path, capsys):
     splits = utils.build_dataset("large", corpus=TINY, folder=tmp_path, validation_fraction=0.2, test_fraction=0.2)
     printed = capsys.readouterr().out
     assert "43 raw pairs" in printed and f"train: {len(splits.train)}" in printed
+    assert "no French and no English sentence in two splits" in printed
+    train, validation, test = splits  # unpacks like a tuple
+    assert splits.originals[("j ' ai froid .", "i am cold .")] == ("J'ai froid.", "I am cold.")
+    assert set(splits.originals) == set(train + validation + test)
     for name in ("train", "validation", "test"):
         assert utils.read_pairs(tmp_path / f"{name}.txt") == getattr(splits, name)
     smaller = utils.build_dataset("large", corpus=TINY, folder=tmp_path, max_pairs=10, write=False, verbose=False)
@@ -181,6 +227,7 @@ needs_corpus = pytest.mark.skipif(
 def test_real_corpus_splits_are_leak_free(setting, tmp_path):
     splits = utils.build_dataset(setting, corpus=REAL_CORPUS, folder=tmp_path, verbose=False)
     _assert_leak_free(splits)
+    assert all(pair in splits.originals for split in splits for pair in split)
     total = sum(map(len, splits))
     if setting == "classic":
         assert 10_000 <= total <= 12_000, f"the classic subset has about 10k pairs, got {total}"

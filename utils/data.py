@@ -23,9 +23,9 @@ import unicodedata
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from tqdm.auto import tqdm
 
@@ -139,18 +139,39 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) != "Mn")
 
 
-def normalize(text: str) -> str:
-    """Normalise a sentence the way the whole course does (the classic PyTorch-tutorial recipe).
+#: Characters folded before normalising: ligatures (not accents, NFD keeps them) and the other
+#: apostrophes and hyphens of typed text.
+_FOLD = str.maketrans({"œ": "oe", "æ": "ae", "’": "'", "‘": "'", "ʼ": "'", "`": "'", "‐": "-", "‑": "-"})
+#: Punctuation kept as tokens of its own: ``. ! ? ,`` end or split clauses; ``'`` and ``-`` are
+#: *joiners* (``j ' ai``, ``i ' m``, ``peut - etre``) that :func:`detokenize` glues back.
+_SPLIT_OFF = re.compile(r"([!?'-]|[.,](?!\d)|(?<!\d)[.,])")  # "3.5" and "1,000" stay one token
+JOINERS = ("'", "-")
 
-    Lower-case; French accents removed (``é`` -> ``e``, ``ç`` -> ``c``: a smaller vocabulary, and
-    text typed without accents still matches); ``. ! ?`` split off as tokens; every other
-    character (apostrophes, commas, digits, ...) becomes a space, so ``"J'ai 3 chats, non ?"`` ->
-    ``"j ai chats non ?"`` and ``"I'm"`` -> ``"i m"``. Tokens are then separated by single spaces.
+
+def normalize(text: str) -> str:
+    """Normalise a sentence the way the whole course does, so that it can be put back together.
+
+    Lower-case; accents removed (``é`` -> ``e``, ``ç`` -> ``c``: a smaller vocabulary, and text typed
+    without accents still matches) and ligatures spelled out (``œ`` -> ``oe``); digits kept;
+    ``. ! ? ,`` and the joiners ``'`` and ``-`` split off as tokens of their own; every other
+    character (quotes, colons, symbols) becomes a space. So ``"J'ai 19 ans, non ?"`` ->
+    ``"j ' ai 19 ans , non ?"`` and ``"I'm"`` -> ``"i ' m"``: :func:`detokenize` turns the output of
+    a model back into ordinary text (``"i'm 19, no?"``) for standard scoring.
     """
-    text = strip_accents(text.lower().strip())
-    text = re.sub(r"([.!?])", r" \1 ", text)
-    text = re.sub(r"[^a-z.!?]+", " ", text)
+    text = strip_accents(text.lower().strip().translate(_FOLD))
+    text = _SPLIT_OFF.sub(r" \1 ", text)
+    text = re.sub(r"[^a-z0-9.!?,'\-]+", " ", text)
     return " ".join(text.split())
+
+
+def detokenize(text: str) -> str:
+    """Glue normalised tokens back into ordinary (lower-case) text: ``"i ' m 19 , no ?"`` -> ``"i'm 19, no?"``.
+
+    Joiners lose their spaces, ``. ! ? ,`` the space before them. This is what standard BLEU scores
+    against the corpus's own English sentences (see ``utils.evaluation``).
+    """
+    text = re.sub(r"\s*(['-])\s*", r"\1", text)
+    return re.sub(r"\s+([.!?,])", r"\1", text).strip()
 
 
 def tokenize(text: str) -> List[str]:
@@ -158,9 +179,14 @@ def tokenize(text: str) -> List[str]:
     return normalize(text).split()
 
 
+def word_count(sentence: str) -> int:
+    """Words of a normalised sentence: its tokens but joiners and commas (``"i ' m cold ."`` -> 3)."""
+    return sum(token not in JOINERS and token != "," for token in sentence.split())
+
+
 ENGLISH_PREFIXES = (
-    "i am ", "i m ", "he is ", "he s ", "she is ", "she s ",
-    "you are ", "you re ", "we are ", "we re ", "they are ", "they re ",
+    "i am ", "i ' m ", "he is ", "he ' s ", "she is ", "she ' s ",
+    "you are ", "you ' re ", "we are ", "we ' re ", "they are ", "they ' re ",
 )
 
 
@@ -173,7 +199,7 @@ class DatasetSetting:
     english_prefixes: Optional[Tuple[str, ...]] = None  # None: any English sentence
 
     def keeps(self, french: str, english: str) -> bool:
-        if len(french.split()) > self.max_words or len(english.split()) > self.max_words:
+        if word_count(french) > self.max_words or word_count(english) > self.max_words:
             return False
         return self.english_prefixes is None or english.startswith(self.english_prefixes)
 
@@ -189,18 +215,37 @@ SETTINGS = {
 }
 
 
-class DatasetSplits(NamedTuple):
-    """Train / validation / test lists of ``(french, english)`` pairs."""
+@dataclass(frozen=True)
+class DatasetSplits:
+    """Train / validation / test lists of normalised ``(french, english)`` pairs.
+
+    Unpacks like a tuple (``train, validation, test = splits``). ``originals`` maps a normalised
+    pair to the corpus's own ``(french, english)`` sentences it came from (the first, when several
+    normalise alike): the references of standard, detokenised BLEU.
+    """
 
     train: List[Pair]
     validation: List[Pair]
     test: List[Pair]
+    originals: Dict[Pair, Pair] = field(default_factory=dict, compare=False, repr=False)
+
+    def __iter__(self) -> Iterator[List[Pair]]:
+        return iter((self.train, self.validation, self.test))
+
+    def __len__(self) -> int:
+        return 3
+
+    def items(self) -> List[Tuple[str, List[Pair]]]:
+        """``[("train", pairs), ("validation", pairs), ("test", pairs)]``."""
+        return [("train", self.train), ("validation", self.validation), ("test", self.test)]
 
 
-def select_pairs(raw_pairs: Iterable[Tuple[str, str]], setting: Union[str, DatasetSetting] = "classic") -> List[Pair]:
+def select_pairs(raw_pairs: Iterable[Tuple[str, str]], setting: Union[str, DatasetSetting] = "classic",
+                 originals: Optional[Dict[Pair, Pair]] = None) -> List[Pair]:
     """Normalise raw ``(english, french)`` pairs, keep those of ``setting`` as ``(french, english)``.
 
-    Exact duplicates (after normalisation) are kept once.
+    Exact duplicates (after normalisation) are kept once. When ``originals`` (a dict) is given, it
+    receives ``{normalised pair: (raw french, raw english)}`` of the first raw pair of each.
     """
     if isinstance(setting, str):
         if setting not in SETTINGS:
@@ -212,7 +257,36 @@ def select_pairs(raw_pairs: Iterable[Tuple[str, str]], setting: Union[str, Datas
         if pair[0] and pair[1] and pair not in seen and setting.keeps(*pair):
             seen.add(pair)
             pairs.append(pair)
+            if originals is not None:
+                originals[pair] = (french.strip(), english.strip())
     return pairs
+
+
+def connected_components(pairs: Sequence[Pair]) -> List[List[Pair]]:
+    """Group pairs that share a sentence, directly or through others.
+
+    Nodes are French and English sentences, edges are pairs: ``je suis sourd .`` -- ``i ' m deaf .``
+    -- ``je suis sourde .`` is one component. Components come sorted (by their smallest pair), each
+    in the order of ``pairs``: the same pairs always give the same list.
+    """
+    parent: Dict[Tuple[str, str], Tuple[str, str]] = {}
+
+    def find(node):
+        root = node
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        while parent[node] != root:  # path compression
+            parent[node], node = root, parent[node]
+        return root
+
+    for french, english in pairs:
+        a, b = find(("fr", french)), find(("en", english))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: Dict[Tuple[str, str], List[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault(find(("fr", pair[0])), []).append(pair)
+    return sorted(groups.values(), key=min)
 
 
 def split_pairs(
@@ -221,24 +295,25 @@ def split_pairs(
     test_fraction: float = 0.1,
     seed: int = 13,
 ) -> DatasetSplits:
-    """Split pairs into train/validation/test, deterministically and without leaks.
+    """Split pairs into train/validation/test, deterministically and held out on **both** sides.
 
-    Tatoeba often has several English translations of one French sentence. All pairs that share a
-    French sentence go to the same split, so a test sentence is never seen in training.
+    Tatoeba often has several English translations of one French sentence and several French
+    ones of an English sentence (``je suis sourd .`` and ``je suis sourde .`` are both
+    ``i ' m deaf .``). Whole :func:`connected_components` go to one split, so no French and no English
+    sentence of a test pair is ever seen in training -- neither as a source nor as a target.
+    Components are shuffled with ``seed`` and dealt out until each split has its share of pairs.
     """
     if not 0 <= validation_fraction < 1 or not 0 <= test_fraction < 1 or validation_fraction + test_fraction >= 1:
         raise ValueError("validation_fraction and test_fraction must be in [0, 1) and sum to less than 1")
-    sources = sorted({source for source, _ in pairs})
-    random.Random(seed).shuffle(sources)
-    n_test = round(len(sources) * test_fraction)
-    n_validation = round(len(sources) * validation_fraction)
-    split_of = {}
-    for index, source in enumerate(sources):
-        split_of[source] = "test" if index < n_test else "validation" if index < n_test + n_validation else "train"
-    splits = {"train": [], "validation": [], "test": []}
-    for pair in pairs:
-        splits[split_of[pair[0]]].append(pair)
-    return DatasetSplits(**splits)
+    components = connected_components(pairs)
+    random.Random(seed).shuffle(components)
+    wanted = {"test": round(len(pairs) * test_fraction), "validation": round(len(pairs) * validation_fraction)}
+    splits: Dict[str, List[Pair]] = {"train": [], "validation": [], "test": []}
+    for component in components:
+        name = next((n for n in ("test", "validation") if len(splits[n]) < wanted[n]), "train")
+        splits[name].extend(component)
+    order = {pair: i for i, pair in enumerate(pairs)}  # each split in corpus order
+    return DatasetSplits(**{name: sorted(split, key=order.__getitem__) for name, split in splits.items()})
 
 
 def write_pairs(pairs: Iterable[Pair], path: PathLike) -> None:
@@ -269,7 +344,7 @@ def build_dataset(
 
     Finds (or downloads) the corpus, normalises it with :func:`normalize`, keeps the pairs of
     ``setting`` (see ``SETTINGS``: ``"classic"`` ~ 11k short pairs, ``"large"`` ~ 130k pairs), splits them
-    leak-free with :func:`split_pairs`, writes ``train.txt``, ``validation.txt`` and ``test.txt``
+    held out on both sides with :func:`split_pairs`, writes ``train.txt``, ``validation.txt`` and ``test.txt``
     (``french<TAB>english``) into the data folder and prints the counts.
 
     Parameters
@@ -284,16 +359,20 @@ def build_dataset(
         Keep only this many pairs (a seeded random sample) -- for quick smoke runs.
     """
     raw = read_raw_pairs(find_corpus(corpus, folder))
-    pairs = select_pairs(raw, setting)
+    originals: Dict[Pair, Pair] = {}
+    pairs = select_pairs(raw, setting, originals)
     if max_pairs is not None and max_pairs < len(pairs):
         pairs = sorted(random.Random(seed).sample(pairs, max_pairs))
     splits = split_pairs(pairs, validation_fraction, test_fraction, seed)
+    splits = DatasetSplits(*splits, originals={pair: originals[pair] for pair in pairs})
     if write:
         out = data_dir(folder)
-        for name, split in splits._asdict().items():
+        for name, split in splits.items():
             write_pairs(split, out / f"{name}.txt")
     if verbose:
         name = setting if isinstance(setting, str) else setting.description
-        counts = ", ".join(f"{k}: {len(v):,}" for k, v in splits._asdict().items())
-        print(f"{len(raw):,} raw pairs -> {len(pairs):,} kept ({name}) -> {counts}")
+        counts = ", ".join(f"{k}: {len(v):,}" for k, v in splits.items())
+        components = len(connected_components(pairs))
+        print(f"{len(raw):,} raw pairs -> {len(pairs):,} kept ({name}) in {components:,} groups that share "
+              f"a sentence -> {counts} pairs; no French and no English sentence in two splits")
     return splits

@@ -3,7 +3,7 @@
 Decoding works on whole batches and stops at ``<end>``::
 
     beam_search(model, source_tokens, source_mask, beam_size=4)  # list of token-index lists
-    translate(model, "Je suis très fatigué ce soir.")            # 'i m very tired tonight .'
+    translate(model, "Je suis très fatigué ce soir.")            # "i ' m very tired tonight ."
     translate(model, ["Il est grand.", "Elle lit."], beam_size=4) # a list in, a list out
     translate(model, sentences, decode_fn=greedy_decode)         # with your greedy_decode (notebook 04)
 
@@ -20,7 +20,7 @@ from typing import Callable, List, Optional, Sequence, Union
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from .data import normalize
+from .data import detokenize as plain_text, normalize
 from .models import select_state
 from .vocab import EOS, EOS_INDEX, PAD_INDEX, SOS_INDEX
 
@@ -132,7 +132,7 @@ def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, m
     The text goes through ``utils.normalize`` (lower case, accents dropped, punctuation split
     off), so ``"Je suis très fatigué ce soir."`` and ``"je suis tres fatigue ce soir ."`` are the
     same input; words the model never saw in training become ``<unk>``. The output is normalised
-    English like the training data (``"i m very tired tonight ."``), or, with ``pretty=True``, made
+    English like the training data (``"i ' m very tired tonight ."``), or, with ``pretty=True``, made
     readable by :func:`detokenize` (``"I'm very tired tonight."``).
 
     Parameters
@@ -169,18 +169,12 @@ def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, m
     return outputs[0] if single else outputs
 
 
-# normalize() turned "I'm" into "i m", "don't" into "don t", "Tom's" into "tom s", ...
-_CONTRACTIONS = [(r"\bi m\b", "i'm"), (r"\b(\w+n) t\b", r"\1't"), (r"\b(\w+) (s|re|ve|ll|d)\b", r"\1'\2")]
-
-
 def detokenize(text: str) -> str:
-    """Make normalised English readable: ``"i m tired . you re not ?"`` -> ``"I'm tired. You're not?"``.
+    """Make normalised English readable: ``"i ' m tired . you ' re not ?"`` -> ``"I'm tired. You're not?"``.
 
-    A heuristic for display only (``normalize`` dropped apostrophes; common contractions are put back).
-    Scores are always computed on normalised text.
+    :func:`utils.data.detokenize` (joiners glued, punctuation attached), then capitals for display:
+    the first word of each sentence and the pronoun *I*.
     """
-    for pattern, replacement in _CONTRACTIONS:
-        text = re.sub(pattern, replacement, text)
-    text = re.sub(r"\s+([.!?])", r"\1", text)
+    text = plain_text(text)
     text = re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
     return re.sub(r"\bi\b", "I", text)
