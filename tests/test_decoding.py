@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import bench.baselines  # noqa: F401  (registers "transformer_pytorch")
-from utils import (EncoderOutput, Seq2Seq, Vocabulary, attention_weights, beam_search, build_model, detokenize,
+from utils import (compare_systems, significance_table, EncoderOutput, Seq2Seq, Vocabulary, attention_weights, beam_search, build_model, detokenize,
                    evaluate_model, group_references, plot_attention, plot_loss_curves, results_table,
                    score_translations, train, translate)
 from utils.decoding import default_max_len, encode_sentences
@@ -231,8 +231,8 @@ def test_translate_takes_text_as_typed(trained):
 
 
 def test_detokenize():
-    assert detokenize("i m tired . you re late !") == "I'm tired. You're late!"
-    assert detokenize("he s tom s brother . i don t know .") == "He's tom's brother. I don't know."
+    assert detokenize("i ' m tired . you ' re late !") == "I'm tired. You're late!"
+    assert detokenize("he ' s tom ' s brother , i don ' t know .") == "He's tom's brother, I don't know."
 
 
 # ----------------------------------------------------------------------------------------------
@@ -254,6 +254,38 @@ def test_single_and_multi_reference_scores():
     assert "nrefs:1" in perfect["bleu_signature"] and "nrefs:var" in perfect["bleu_multi_signature"]
     wrong = score_translations({"il est grand .": "she runs", "elle lit un livre .": "the cat"}, pairs)
     assert wrong["bleu"] < 5 and wrong["bleu_multi"] < 5
+
+
+def test_standard_scores_detokenise_against_the_corpus_sentences():
+    pairs = [("il est grand .", "he ' s tall ."), ("je n ' ai pas 19 ans .", "i ' m not 19 .")]
+    originals = {pairs[0]: ("Il est grand.", "He's tall."), pairs[1]: ("Je n'ai pas 19 ans.", "I'm not 19.")}
+    perfect = score_translations(dict(pairs), pairs, originals)
+    assert perfect["bleu_standard"] == pytest.approx(100) and perfect["chrf_standard"] == pytest.approx(100)
+    assert "case:lc" in perfect["bleu_standard_signature"] and "tok:13a" in perfect["bleu_standard_signature"]
+    # Left tokenised, the same output no longer matches the corpus's sentences word for word.
+    tokenised = {f: e.replace(" ' ", " ") for f, e in pairs}
+    assert score_translations(tokenised, pairs, originals)["bleu_standard"] < 60
+    with pytest.raises(KeyError, match="splits.originals"):
+        score_translations(dict(pairs), pairs, {})
+
+
+def test_compare_systems_gives_intervals_and_p_values():
+    pairs = [(f"phrase {i} .", f"this is sentence number {i} .") for i in range(60)]
+    good = {f: e for f, e in pairs}
+    worse = {f: (e if i % 2 else "no .") for i, (f, e) in enumerate(pairs)}
+    similar = {f: (e if i % 2 or i < 4 else "no .") for i, (f, e) in enumerate(pairs)}  # 2 sentences better
+    comparison = compare_systems({"good": good, "worse": worse, "similar": similar}, pairs, n_samples=200)
+    scores, p = comparison["scores"], comparison["p_values"]
+    assert scores["good"]["bleu"] > scores["worse"]["bleu"] and comparison["metric"] == "normalised"
+    for score in scores.values():
+        assert score["mean"] - score["ci"] <= score["bleu"] <= score["mean"] + score["ci"] + 1e-6
+    assert p[("good", "worse")] < 0.05 and p[("worse", "good")] < 0.05, "a large gap is significant"
+    assert p[("worse", "similar")] > 0.05, "two systems that differ on a few sentences are not"
+    assert "bs:200" in comparison["signature"]
+    twins = compare_systems({"a": worse, "b": dict(worse)}, pairs, n_samples=200, baseline="a")
+    assert twins["p_values"] == {("a", "b"): 1.0}, "identical outputs cannot differ"
+    table = significance_table(comparison)
+    assert list(table.index) == ["good", "worse", "similar"] and "p vs worse" in table.columns
 
 
 def test_evaluate_model(trained):

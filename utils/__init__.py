@@ -6,7 +6,7 @@ Transformer, the shift, the loss, greedy decoding) exists only in your notebook,
 notebooks load it from there (``utils.notebooks``).
 """
 from .data import (CORPUS_ENV, SETTINGS, CorpusNotFoundError, DatasetSplits, build_dataset, find_corpus,
-                   normalize, read_pairs, split_pairs, tokenize)
+                   normalize, word_count, read_pairs, split_pairs, tokenize)
 from .vocab import EOS, PAD, SOS, UNK, Vocabulary
 from .batching import CollateBatch, NMTDataset, make_loader
 from .runtime import get_device, set_seed, smoke_mode
@@ -14,12 +14,12 @@ from .models import (MODELS, AttentionLSTMSeq2Seq, EncoderOutput, LSTMSeq2Seq, S
                      build_model, load_model, register_model, save_model, select_state)
 from .training import History, TrainConfig, evaluate_loss, train
 from .decoding import beam_search, default_max_len, detokenize, translate
-from .evaluation import (attention_weights, evaluate_model, group_references, plot_attention, plot_loss_curves,
+from .evaluation import (attention_weights, compare_systems, evaluate_model, significance_table, group_references, plot_attention, plot_loss_curves,
                          results_table, score_translations)
 
 __all__ = [
     "CORPUS_ENV", "SETTINGS", "CorpusNotFoundError", "DatasetSplits", "build_dataset", "find_corpus",
-    "normalize", "read_pairs", "split_pairs", "tokenize",
+    "normalize", "word_count", "read_pairs", "split_pairs", "tokenize",
     "EOS", "PAD", "SOS", "UNK", "Vocabulary",
     "CollateBatch", "NMTDataset", "make_loader",
     "get_device", "set_seed", "smoke_mode",
@@ -27,7 +27,7 @@ __all__ = [
     "build_model", "load_model", "register_model", "save_model", "select_state",
     "History", "TrainConfig", "evaluate_loss", "train",
     "beam_search", "default_max_len", "detokenize", "translate",
-    "attention_weights", "evaluate_model", "group_references", "plot_attention", "plot_loss_curves",
+    "attention_weights", "compare_systems", "evaluate_model", "significance_table", "group_references", "plot_attention", "plot_loss_curves",
     "results_table", "score_translations",
 ]
 

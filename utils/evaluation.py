@@ -24,7 +24,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import sacrebleu
 import torch
 
-from .data import normalize
+from .data import Pair, detokenize, normalize
 from .decoding import DecodeFn, encode_sentences, translate
 from .vocab import EOS, SOS_INDEX
 
@@ -39,12 +39,31 @@ def group_references(pairs: Pairs) -> "OrderedDict[str, List[str]]":
     return references
 
 
-def score_translations(hypotheses: Mapping[str, str], pairs: Pairs) -> Dict[str, float]:
+def _references_of(pairs: Pairs, originals: Optional[Mapping[Pair, Pair]]) -> List[str]:
+    """The corpus's own English sentence of every pair (``originals`` from ``build_dataset``)."""
+    missing = [pair for pair in pairs if pair not in originals]
+    if missing:
+        raise KeyError(f"{len(missing)} pairs have no original sentence, e.g. {missing[0]!r}: pass the "
+                       f"`originals` of the DatasetSplits these pairs come from (splits.originals)")
+    return [originals[pair][1] for pair in pairs]
+
+
+def standard_bleu() -> "sacrebleu.metrics.BLEU":
+    """sacreBLEU as papers report it: its own ``13a`` tokenisation of plain text; lower-cased here,
+    because the course's models write lower-case English."""
+    return sacrebleu.metrics.BLEU(lowercase=True)
+
+
+def score_translations(hypotheses: Mapping[str, str], pairs: Pairs,
+                       originals: Optional[Mapping[Pair, Pair]] = None) -> Dict[str, float]:
     """BLEU and chrF of ``hypotheses`` (``{french: english translation}``) against ``pairs``.
 
     Returns ``bleu`` / ``chrf`` (single reference: each pair against its own English) and
     ``bleu_multi`` / ``chrf_multi`` (each distinct French sentence once, against all its English
-    translations), plus the sacrebleu signatures.
+    translations), on the course's normalised text, plus the sacrebleu signatures. With
+    ``originals`` (``splits.originals``), also ``bleu_standard`` / ``chrf_standard``: the
+    hypotheses detokenised (``utils.data.detokenize``) against the corpus's own English
+    sentences, scored by sacreBLEU's standard tokenisation, case-insensitive.
     """
     # Single reference: one line per pair.
     single_hypotheses = [hypotheses[source] for source, _ in pairs]
@@ -66,22 +85,31 @@ def score_translations(hypotheses: Mapping[str, str], pairs: Pairs) -> Dict[str,
     scores.update({"bleu_multi": bleu.corpus_score(multi_hypotheses, multi_references).score,
                    "chrf_multi": chrf.corpus_score(multi_hypotheses, multi_references).score,
                    "bleu_multi_signature": str(bleu.get_signature())})
+    if originals is not None:
+        plain = [detokenize(text) for text in single_hypotheses]
+        references = [_references_of(pairs, originals)]
+        bleu, chrf = standard_bleu(), sacrebleu.metrics.CHRF(lowercase=True)
+        scores.update({"bleu_standard": bleu.corpus_score(plain, references).score,
+                       "chrf_standard": chrf.corpus_score(plain, references).score,
+                       "bleu_standard_signature": str(bleu.get_signature())})
     scores.update({"pairs": len(pairs), "sentences": len(grouped), "max_references": most})
     return scores
 
 
 def evaluate_model(model, pairs: Pairs, beam_size: int = 1, batch_size: int = 256, length_penalty: float = 0.6,
-                   return_translations: bool = False, decode_fn: Optional[DecodeFn] = None) -> Dict:
+                   return_translations: bool = False, decode_fn: Optional[DecodeFn] = None,
+                   originals: Optional[Mapping[Pair, Pair]] = None) -> Dict:
     """Translate every distinct source sentence of ``pairs`` (e.g. ``splits.test``) and score it.
 
     ``beam_size=1`` decodes greedily, with ``decode_fn`` when given (e.g. your ``greedy_decode`` of
     notebook 04), else with :func:`~utils.decoding.beam_search` and one beam (the same thing).
+    ``originals`` (``splits.originals``) adds the standard, detokenised scores.
 
     Returns
     -------
     dict with ``bleu``, ``chrf`` (single reference), ``bleu_multi``, ``chrf_multi`` (multi reference),
-    ``beam_size``, ``decode_seconds`` and, with ``return_translations``, ``translations``
-    (``{french: english}``).
+    ``bleu_standard``, ``chrf_standard`` (with ``originals``), ``beam_size``, ``decode_seconds``,
+    ``seconds_per_sentence`` and, with ``return_translations``, ``translations`` (``{french: english}``).
     """
     sources = list(group_references(pairs))
     start = time.perf_counter()
@@ -89,10 +117,89 @@ def evaluate_model(model, pairs: Pairs, beam_size: int = 1, batch_size: int = 25
                         decode_fn=decode_fn)
     seconds = time.perf_counter() - start
     hypotheses = dict(zip(sources, outputs))
-    result = {"beam_size": beam_size, **score_translations(hypotheses, pairs), "decode_seconds": seconds}
+    result = {"beam_size": beam_size, **score_translations(hypotheses, pairs, originals), "decode_seconds": seconds,
+              "seconds_per_sentence": seconds / max(len(sources), 1)}
     if return_translations:
         result["translations"] = hypotheses
     return result
+
+
+def compare_systems(systems: Mapping[str, Mapping[str, str]], pairs: Pairs,
+                    originals: Optional[Mapping[Pair, Pair]] = None, n_samples: int = 1000,
+                    baseline: Optional[str] = None) -> Dict:
+    """Is the difference real? sacreBLEU's paired bootstrap between every two systems.
+
+    Parameters
+    ----------
+    systems : ``{name: {french: english translation}}`` (e.g. ``evaluate_model(...)["translations"]``)
+    pairs : the test pairs the translations are of (one line per pair, as ``bleu``)
+    originals : optional
+        ``splits.originals``: test the standard, detokenised BLEU (else the normalised one).
+    n_samples : bootstrap resamples (sacreBLEU's default 1000; seeded by ``SACREBLEU_SEED``, default 12345)
+    baseline : optional
+        Test every system against this one only (e.g. greedy decoding in a sweep of beam sizes);
+        default: every two systems.
+
+    Returns
+    -------
+    dict with ``scores`` ``{name: {"bleu", "mean", "ci"}}`` -- the score, the bootstrap mean and the
+    half-width of its 95% confidence interval -- ``p_values`` ``{(a, b): p}`` for every ordered pair
+    (paired bootstrap: how often resampled test sets do *not* show the observed difference; small =
+    real; with ``baseline``, only the pairs ``(baseline, name)``), ``metric`` (``"standard"`` or
+    ``"normalised"``) and ``signature``.
+    """
+    from sacrebleu.significance import PairedTest
+
+    names = list(systems)
+    if len(names) < 2:
+        raise ValueError("compare_systems needs at least two systems")
+    if baseline is not None and baseline not in systems:
+        raise KeyError(f"baseline {baseline!r} is not one of the systems {names}")
+    if originals is not None:
+        references = [_references_of(pairs, originals)]
+        lines = {name: [detokenize(systems[name][source]) for source, _ in pairs] for name in names}
+        make_metric, metric = standard_bleu, "standard"
+    else:
+        references = [[target for _, target in pairs]]
+        lines = {name: [systems[name][source] for source, _ in pairs] for name in names}
+        make_metric, metric = (lambda: sacrebleu.metrics.BLEU(force=True)), "normalised"
+    scores, p_values, signature = {}, {}, ""
+    for reference in [baseline] if baseline is not None else names:  # each system the baseline once
+        order = [reference] + [name for name in names if name != reference]
+        test = PairedTest([(name, lines[name]) for name in order], {"BLEU": make_metric()}, references,
+                          test_type="bs", n_samples=n_samples)
+        signatures, results = test()
+        signature = str(next(iter(signatures.values())))
+        for name, result in zip(order, next(v for k, v in results.items() if k != "System")):
+            if name == reference or name not in scores:
+                scores[name] = {"bleu": result.score, "mean": result.mean, "ci": result.ci}
+            if name != reference:
+                # sacreBLEU's test degenerates when the scores are equal (p = 1 / (n + 1)): no difference, p = 1.
+                same = lines[name] == lines[reference] or result.score == scores[reference]["bleu"]
+                p_values[(reference, name)] = 1.0 if same else result.p_value
+    scores = {name: scores[name] for name in names}
+    return {"scores": scores, "p_values": p_values, "metric": metric, "signature": signature}
+
+
+def significance_table(comparison: Mapping) -> "pd.DataFrame":
+    """:func:`compare_systems` as a table: BLEU with its 95% interval, then the p-value against every other."""
+    import pandas as pd
+
+    names = list(comparison["scores"])
+    rows = {}
+    for name in names:
+        score = comparison["scores"][name]
+        row = {"BLEU": round(score["bleu"], 1),
+               "95% CI": f"{score['mean'] - score['ci']:.1f} - {score['mean'] + score['ci']:.1f}"}
+        for other in names:
+            if (other, name) in comparison["p_values"]:
+                row[f"p vs {other}"] = round(comparison["p_values"][(other, name)], 4)
+            elif any(pair[0] == other for pair in comparison["p_values"]):
+                row[f"p vs {other}"] = ""
+        rows[name] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = f"model ({comparison['metric']} BLEU)"
+    return frame
 
 
 def results_table(results: Union[Mapping[str, Mapping], Sequence[Mapping]], columns: Optional[Sequence[str]] = None):
