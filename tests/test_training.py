@@ -143,3 +143,45 @@ def test_a_tiny_transformer_learns_to_translate_a_few_pairs(pairs):
     assert translate(model, sources) == expected
     assert translate(model, sources, beam_size=3) == expected
     assert translate(model, sources, decode_fn=greedy_decode) == expected
+
+
+def test_word_dropout_replaces_ordinary_words_only_at_the_given_rate():
+    from utils.training import drop_to_unk
+    from utils.vocab import EOS_INDEX, PAD_INDEX, UNK_INDEX
+
+    tokens = torch.randint(4, 50, (400, 30))
+    tokens[:, -5:] = PAD_INDEX
+    tokens[:, -6] = EOS_INDEX
+    dropped = drop_to_unk(tokens, 0.1, torch.Generator().manual_seed(0))
+    changed = dropped.ne(tokens)
+    assert dropped[changed].eq(UNK_INDEX).all(), "a dropped word becomes <unk>, nothing else"
+    assert not changed[:, -6:].any(), "<end> and padding are never dropped"
+    rate, n = changed[:, :-6].float().mean().item(), changed[:, :-6].numel()
+    assert abs(rate - 0.1) < 5 * (0.1 * 0.9 / n) ** 0.5, f"rate {rate:.4f}, expected 0.1"
+    again = drop_to_unk(tokens, 0.1, torch.Generator().manual_seed(0))
+    assert torch.equal(again, dropped), "the passed generator makes it reproducible"
+    assert torch.equal(drop_to_unk(tokens, 0.0, torch.Generator()), tokens)
+
+
+def test_train_with_word_dropout_sees_unk(pairs, monkeypatch):
+    vocab = Vocabulary(pairs)
+    seen = []
+    torch.manual_seed(0)
+    model = build_model("transformer", vocab, **TINY_TRANSFORMER)
+    original = model.forward
+    monkeypatch.setattr(model, "forward", lambda s, m, d: seen.append(s.clone()) or original(s, m, d))
+    train(model, pairs, epochs=1, progress=False, unk_dropout=0.5, **COURSE)
+    from utils.vocab import UNK_INDEX
+    assert any(batch.eq(UNK_INDEX).any() for batch in seen), "with unk_dropout=0.5 some source words become <unk>"
+
+
+def test_step_cost_measures_time_and_activation_memory(pairs):
+    from utils.training import step_cost
+
+    vocab = Vocabulary(pairs)
+    torch.manual_seed(0)
+    model = build_model("transformer", vocab, **TINY_TRANSFORMER)
+    short, long = step_cost(model, 4, batch_size=4, repeats=1), step_cost(model, 16, batch_size=4, repeats=1)
+    assert short["seconds"] > 0 and long["length"] == 16
+    assert long["activation_mb"] > 3 * short["activation_mb"] > 0, "activations grow with the length"
+    assert all(p.grad is None for p in model.parameters()), "no gradients are left behind"

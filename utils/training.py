@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .batching import CollateBatch, NMTDataset, make_loader
 from .runtime import get_device, set_seed
-from .vocab import PAD_INDEX
+from .vocab import PAD_INDEX, SPECIAL_TOKENS, UNK_INDEX
 
 Pairs = Sequence[Tuple[str, str]]
 Data = Union[Pairs, NMTDataset, DataLoader]
@@ -58,6 +58,7 @@ class TrainConfig:
     bucket_by_length: bool = True  # batches of similar lengths (less padding); False: plain shuffling
     label_smoothing: float = 0.1  # training loss only; validation reports the plain NLL
     average_last: int = 1  # average the weights of the last N epoch ends (1 = keep the final weights)
+    unk_dropout: float = 0.0  # each real source word becomes <unk> with this probability (training only)
     seed: int = 0
     progress: bool = True
 
@@ -212,6 +213,20 @@ def _with_label_smoothing(loss_fn: Callable, label_smoothing: float) -> Callable
     return loss_fn
 
 
+def drop_to_unk(source_tokens: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """Replace each ordinary source word by ``<unk>`` with ``probability`` (special tokens never).
+
+    Built from the training split only, the vocabulary knows every training word, so ``<unk>`` would
+    never be seen in training -- yet a French word unseen in training meets it at test time. Dropping
+    a few known words to ``<unk>`` teaches the model what to do then (word dropout).
+
+    ``source_tokens`` ~ (batch, src_len) -> same shape, a new tensor; draws come from ``generator`` (CPU).
+    """
+    drop = torch.rand(source_tokens.shape, generator=generator).to(source_tokens.device) < probability
+    drop &= source_tokens >= len(SPECIAL_TOKENS)
+    return source_tokens.masked_fill(drop, UNK_INDEX)
+
+
 def _average_states(states: List[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
     return {name: (sum(state[name].float() for state in states) / len(states)).to(states[-1][name].dtype)
             for name in states[-1]}
@@ -261,6 +276,7 @@ def train(model, train_data: Data, validation_data: Optional[Data] = None, confi
     max_epochs = config.epochs if config.epochs is not None else math.inf
     total_steps = config.epochs * len(train_loader) if config.epochs is not None else math.inf
 
+    unk_generator = torch.Generator().manual_seed(config.seed)
     history = History(name=name)
     last_states: List[Dict[str, torch.Tensor]] = []
     start = time.perf_counter()
@@ -273,6 +289,8 @@ def train(model, train_data: Data, validation_data: Optional[Data] = None, confi
         bar = tqdm(train_loader, desc=f"{name} epoch {epoch + 1}", leave=False, disable=not config.progress)
         for batch in bar:
             batch = batch.to_device(device, non_blocking=True)
+            if config.unk_dropout:
+                batch["source_tokens"] = drop_to_unk(batch["source_tokens"], config.unk_dropout, unk_generator)
             decoder_input, labels = shift_fn(batch["target_tokens"])
             progress = max(step / total_steps, (time.perf_counter() - start) / budget_seconds)
             lr = learning_rate(config, step, progress)
@@ -335,3 +353,51 @@ def train(model, train_data: Data, validation_data: Optional[Data] = None, confi
     history.seconds = time.perf_counter() - start
     model.eval()
     return history
+
+
+def step_cost(model, length: int, batch_size: int = 32, repeats: int = 3, vocab_low: int = 4) -> Dict[str, float]:
+    """Seconds and activation memory of one training step on a batch of sentences of ``length`` words.
+
+    A random batch ~ (``batch_size``, ``length``) on both sides goes through forward and backward
+    (``logits.mean()``: the loss itself costs nothing next to the model). Memory is what autograd
+    keeps for the backward pass: the bytes of every tensor saved for it, parameters excluded, which
+    is what grows with the batch and the length (read through
+    ``torch.autograd.graph.saved_tensors_hooks``, the same on every device). Time: the best of
+    ``repeats`` steps after one warm-up step.
+
+    Returns
+    -------
+    ``{"length", "seconds", "activation_mb"}``
+    """
+    device = model.device
+    generator = torch.Generator().manual_seed(length)
+    source = torch.randint(vocab_low, model.vocab.get_size("source"), (batch_size, length), generator=generator)
+    target = torch.randint(vocab_low, model.vocab.get_size("target"), (batch_size, length), generator=generator)
+    source, target = source.to(device), target.to(device)
+    mask = torch.ones_like(source, dtype=torch.bool)
+    parameters = {p.data_ptr() for p in model.parameters()}
+    was_training = model.training
+    model.train()
+    best, saved = math.inf, 0
+    for attempt in range(repeats + 1):
+        seen: Dict[Tuple[int, int], int] = {}
+
+        def pack(tensor):
+            if tensor.data_ptr() not in parameters:
+                seen[(tensor.data_ptr(), tensor.numel())] = tensor.numel() * tensor.element_size()
+            return tensor
+
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            logits = model(source, mask, target)
+        logits.float().mean().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+        model.zero_grad(set_to_none=True)
+        if attempt:  # the first step warms up (allocations, kernels)
+            best, saved = min(best, seconds), sum(seen.values())
+    model.train(was_training)
+    return {"length": length, "seconds": best, "activation_mb": saved / 2**20}
