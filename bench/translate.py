@@ -30,8 +30,9 @@ from pathlib import Path
 import torch
 
 from bench.baselines import SOLUTIONS
-from utils import (Vocabulary, build_dataset, build_model, evaluate_model, get_device, recipes, save_model,
-                   set_seed, smoke_mode, train, translate)
+from utils import (Vocabulary, build_dataset, build_model, compare_systems, evaluate_model, get_device, recipes,
+                   save_model, set_seed, smoke_mode, train, translate)
+from utils.recipes import DECODING
 from utils.data import PROJECT_ROOT
 from utils.notebooks import from_notebook
 
@@ -41,7 +42,10 @@ LABELS = {"transformer": "Transformer (course-built)", "transformer_pytorch": "T
 #: The baseline trains with the recipe of the model it is the baseline of.
 RECIPE_OF = {"transformer_pytorch": "transformer"}
 TYPED = "Je suis très fatigué ce soir."  # a sentence as a person types it (capitals, accents)
-BEAM = 4
+BEAM = DECODING["beam_size"]
+LENGTH_PENALTY = DECODING["length_penalty"]
+#: The beam-size / length-penalty sweep (validation split, course-built Transformer) that chose DECODING.
+SWEEP_BEAMS, SWEEP_PENALTIES = (1, 2, 4, 8), (0.0, 0.6, 1.0)
 #: Targets of the course-built Transformer against the PyTorch-layer one (reported, not enforced).
 TARGET_SPEED_RATIO = 1.3  # seconds per epoch, course-built / PyTorch
 TARGET_BLEU_POINTS = 1.0  # |BLEU difference|, greedy and beam
@@ -101,7 +105,8 @@ def run_model(name: str, splits, args, recipe: dict, pieces: dict) -> dict:
                     shift_fn=pieces["shift_targets"], loss_fn=pieces["sequence_loss"], **train_kwargs)
     load_after = load()
     greedy = pieces["greedy_decode"]
-    scores = {beam: evaluate_model(model, splits.test, beam_size=beam, return_translations=True, decode_fn=greedy)
+    scores = {beam: evaluate_model(model, splits.test, beam_size=beam, length_penalty=LENGTH_PENALTY,
+                                   return_translations=True, decode_fn=greedy, originals=splits.originals)
               for beam in (1, BEAM)}
     checkpoint = save_model(model, Path(args.checkpoints) / f"{name}.pt", history=history.to_dict())
     test_sources = list(scores[1]["translations"])  # distinct French test sentences, in split order
@@ -119,6 +124,8 @@ def run_model(name: str, splits, args, recipe: dict, pieces: dict) -> dict:
         "bleu_multi_greedy": scores[1]["bleu_multi"], f"bleu_multi_beam{BEAM}": scores[BEAM]["bleu_multi"],
         "chrf_greedy": scores[1]["chrf"], f"chrf_beam{BEAM}": scores[BEAM]["chrf"],
         "chrf_multi_greedy": scores[1]["chrf_multi"], f"chrf_multi_beam{BEAM}": scores[BEAM]["chrf_multi"],
+        "bleu_standard_greedy": scores[1]["bleu_standard"], f"bleu_standard_beam{BEAM}": scores[BEAM]["bleu_standard"],
+        "chrf_standard_greedy": scores[1]["chrf_standard"], f"chrf_standard_beam{BEAM}": scores[BEAM]["chrf_standard"],
         "budget_minutes": train_kwargs.get("minutes"), "epochs": history.epochs,
         "seconds_per_epoch": history.seconds_per_epoch, "tokens_per_second": history.tokens_per_second,
         "train_seconds": history.train_seconds, "wall_seconds": history.seconds,
@@ -128,11 +135,86 @@ def run_model(name: str, splits, args, recipe: dict, pieces: dict) -> dict:
         "model_config": model.config, "train_config": {**train_kwargs, "min_freq": min_freq},
         "checkpoint": str(checkpoint), "examples": examples,
         "bleu_signature": scores[1]["bleu_signature"], "bleu_multi_signature": scores[1]["bleu_multi_signature"],
+        "bleu_standard_signature": scores[1]["bleu_standard_signature"],
     }
-    print(f"{LABELS[name]}: BLEU {result['bleu_greedy']:.1f} greedy / {result[f'bleu_beam{BEAM}']:.1f} beam-{BEAM}, "
-          f"chrF {result['chrf_greedy']:.1f}, {history.epochs:.1f} epochs, val loss {history.final_validation_loss:.3f}",
-          flush=True)
+    if args.sweep and name == "transformer":
+        result["beam_sweep"] = beam_sweep(model, splits)
+    result["_translations"] = {beam: scores[beam]["translations"] for beam in (1, BEAM)}
+    print(f"{LABELS[name]}: BLEU {result['bleu_greedy']:.1f} greedy / {result[f'bleu_beam{BEAM}']:.1f} beam-{BEAM} "
+          f"(standard {result['bleu_standard_greedy']:.1f} / {result[f'bleu_standard_beam{BEAM}']:.1f}), "
+          f"{history.epochs:.1f} epochs in {history.train_seconds / 60:.1f} min, "
+          f"val loss {history.final_validation_loss:.3f}", flush=True)
     return result
+
+
+def beam_sweep(model, splits) -> dict:
+    """Standard BLEU (95% CI, paired bootstrap against greedy) and time per sentence on the validation
+    split for every beam size and length penalty of the sweep."""
+    outputs, seconds = {}, {}
+    for beam in SWEEP_BEAMS:
+        for penalty in SWEEP_PENALTIES[:1] if beam == 1 else SWEEP_PENALTIES:
+            key = f"beam {beam}, alpha {penalty}"
+            result = evaluate_model(model, splits.validation, beam_size=beam, length_penalty=penalty,
+                                    return_translations=True)
+            outputs[key], seconds[key] = result["translations"], result["seconds_per_sentence"]
+    tested = compare_systems(outputs, splits.validation, splits.originals, baseline="beam 1, alpha 0.0")
+    rows = []
+    for key in outputs:
+        beam, penalty = key.replace("beam ", "").split(", alpha ")
+        rows.append({"beam": int(beam), "length_penalty": float(penalty), **_plain(tested["scores"][key]),
+                     "p_vs_greedy": tested["p_values"].get(("beam 1, alpha 0.0", key)),
+                     "ms_per_sentence": 1000 * seconds[key]})
+    return {"split": "validation", "signature": tested["signature"], "rows": rows}
+
+
+def _plain(score: dict) -> dict:
+    return {key: float(value) for key, value in score.items()}
+
+
+def significance(results: list, splits) -> dict:
+    """Paired bootstrap between every two models: standard BLEU with beam search (DECODING)."""
+    if len(results) < 2:
+        return {}
+    tested = compare_systems({r["label"]: r["_translations"][BEAM] for r in results}, splits.test, splits.originals)
+    return {"decoding": DECODING, "signature": tested["signature"],
+            "scores": {label: _plain(score) for label, score in tested["scores"].items()},
+            "p_values": [{"a": a, "b": b, "p": p} for (a, b), p in tested["p_values"].items()]}
+
+
+def significance_markdown(tested: dict) -> list:
+    if not tested:
+        return []
+    labels = list(tested["scores"])
+    p = {(row["a"], row["b"]): row["p"] for row in tested["p_values"]}
+    lines = ["## Is the difference real?", "",
+             f"Standard BLEU with beam {tested['decoding']['beam_size']} (length penalty "
+             f"{tested['decoding']['length_penalty']}), its 95% confidence interval and the paired-bootstrap p-value of "
+             f"every two models (sacreBLEU, `{tested['signature']}`): below 0.05 the test set shows a real "
+             "difference; above it cannot tell the two apart.", "",
+             "| model | standard BLEU | 95% CI | " + " | ".join(f"p vs {label}" for label in labels) + " |",
+             "|---|---:|---:|" + "---:|" * len(labels)]
+    for label in labels:
+        score = tested["scores"][label]
+        cells = ["-" if other == label else f"{p[(other, label)]:.3f}" for other in labels]
+        lines.append(f"| {label} | {score['bleu']:.1f} | {score['mean'] - score['ci']:.1f} - {score['mean'] + score['ci']:.1f} "
+                     f"| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def sweep_markdown(results: list) -> list:
+    sweep = next((r["beam_sweep"] for r in results if "beam_sweep" in r), None)
+    if not sweep:
+        return []
+    lines = ["## Beam size and length penalty (course-built Transformer, validation split)", "",
+             f"Standard BLEU with 95% CI, p-value against greedy decoding, decoding time (batches of 256) "
+             f"(`{sweep['signature']}`). The course decodes with {DECODING} (`utils.recipes.DECODING`).", "",
+             "| beam | length penalty | standard BLEU | 95% CI | p vs greedy | ms / sentence |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for row in sweep["rows"]:
+        p = "-" if row["p_vs_greedy"] is None else f"{row['p_vs_greedy']:.3f}"
+        lines.append(f"| {row['beam']} | {row['length_penalty']:g} | {row['bleu']:.1f} "
+                     f"| {row['mean'] - row['ci']:.1f} - {row['mean'] + row['ci']:.1f} | {p} | {row['ms_per_sentence']:.1f} |")
+    return lines + [""]
 
 
 def compare(results: list) -> dict:
@@ -192,31 +274,39 @@ def markdown(report: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} with {m['threads']} threads, device {m['device']}"
         + (f" ({m['gpu']})" if "gpu" in m else "") + ".",
         f"Data: setting `{data['setting']}`, {data['train']:,} training / {data['validation']:,} validation / "
-        f"{data['test']:,} test pairs ({data['test_sentences']:,} distinct French test sentences).", "",
-        f"| model | params | BLEU greedy | BLEU beam-{BEAM} | multi-ref BLEU greedy | multi-ref BLEU beam-{BEAM} "
-        f"| chrF greedy | chrF beam-{BEAM} | budget (min) | epochs | s/epoch | tokens/s | val loss | load avg |",
+        f"{data['test']:,} test pairs ({data['test_sentences']:,} distinct French test sentences), split by "
+        f"connected components: no French and no English sentence in two splits.", "",
+        f"| model | params | BLEU greedy | BLEU beam-{BEAM} | standard BLEU greedy | standard BLEU beam-{BEAM} "
+        f"| multi-ref BLEU beam-{BEAM} | chrF beam-{BEAM} | epochs | train (min) | s/epoch | tokens/s | val loss | load avg |",
         "|---|" + "---:|" * 13,
     ]
     for r in report["results"]:
         lines.append(
             f"| {r['label']} | {r['parameters'] / 1e6:.1f}M | {r['bleu_greedy']:.1f} | {r[f'bleu_beam{BEAM}']:.1f} "
-            f"| {r['bleu_multi_greedy']:.1f} | {r[f'bleu_multi_beam{BEAM}']:.1f} | {r['chrf_greedy']:.1f} "
-            f"| {r[f'chrf_beam{BEAM}']:.1f} | {r['budget_minutes'] if r['budget_minutes'] is not None else '-'} "
-            f"| {r['epochs']:.1f} | {r['seconds_per_epoch']:.1f} | {r['tokens_per_second']:,.0f} "
+            f"| {r['bleu_standard_greedy']:.1f} | {r[f'bleu_standard_beam{BEAM}']:.1f} "
+            f"| {r[f'bleu_multi_beam{BEAM}']:.1f} | {r[f'chrf_standard_beam{BEAM}']:.1f} "
+            f"| {r['epochs']:.1f} | {r['train_seconds'] / 60:.1f} | {r['seconds_per_epoch']:.1f} | {r['tokens_per_second']:,.0f} "
             f"| {r['final_validation_loss']:.3f} | {r['load_average_before'][0] if r['load_average_before'] else '-'}"
             f"->{r['load_average_after'][0] if r['load_average_after'] else '-'} |")
     lines += [
         "",
-        "* **BLEU / chrF** (sacrebleu, on normalised lower-case text): *single-reference* scores every test pair "
-        "against its own English sentence (a French sentence with 3 translations counts 3 times, once against "
-        "each); *multi-reference* translates each distinct French sentence once and scores it against all its "
-        "English translations in the test split.",
-        f"* Signatures: `{report['results'][0]['bleu_signature']}` and `{report['results'][0]['bleu_multi_signature']}`."
+        "* **BLEU** (sacrebleu on the course's normalised, lower-case tokens, e.g. `i ' m tired .`): every test "
+        "pair against its own English sentence; **multi-ref** translates each distinct French sentence once and "
+        "scores it against all its English translations in the test split.",
+        "* **standard BLEU** / **chrF**: the output detokenised (`i'm tired.`) against the corpus's own English "
+        "sentences, sacreBLEU's `13a` tokenisation, case-insensitive -- how papers report BLEU (but on this test "
+        "set, which is held out on both sides; not comparable with published figures on other test sets).",
+        f"* Signatures: normalised `{report['results'][0]['bleu_signature']}`, multi-ref "
+        f"`{report['results'][0]['bleu_multi_signature']}`, standard `{report['results'][0]['bleu_standard_signature']}`."
         if report["results"] else "",
-        "* **tokens/s**: target tokens (labels) per second of training steps; **s/epoch**: training seconds per "
-        "full epoch; **val loss**: plain NLL per target token on the validation split (no label smoothing); "
-        "**load avg**: 1-minute load average of the machine before -> after training (other jobs share the cores).",
-        "", *comparison_markdown(report.get("comparison", {})), "## Example translations", "",
+        f"* Decoding: greedy is notebook 04's reference `greedy_decode`; beam search uses beam {BEAM}, length penalty "
+        f"{LENGTH_PENALTY} (`utils.recipes.DECODING`).",
+        "* **train (min)**: training steps only; **tokens/s**: target tokens (labels) per second of training steps; "
+        "**s/epoch**: training seconds per full epoch; **val loss**: plain NLL per target token on the validation split "
+        "(no label smoothing; of the returned, possibly averaged, weights); **load avg**: 1-minute load average of the "
+        "machine before -> after training (other jobs share the cores).",
+        "", *significance_markdown(report.get("significance", {})), *sweep_markdown(report["results"]),
+        *comparison_markdown(report.get("comparison", {})), "## Example translations", "",
     ]
     for r in report["results"]:
         lines += [f"### {r['label']}", "", f"| French | reference(s) | greedy | beam-{BEAM} |", "|---|---|---|---|"]
@@ -239,6 +329,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-pairs", type=int, default=None, help="subsample the corpus (quick checks only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--examples", type=int, default=5, help="example test translations per model")
+    parser.add_argument("--no-sweep", dest="sweep", action="store_false",
+                        help="skip the beam-size / length-penalty sweep of the course-built Transformer")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = set(names) - set(MODELS)
@@ -264,9 +356,11 @@ def main(argv=None) -> dict:
     for name in names:
         report["results"].append(run_model(name, splits, args, all_recipes[RECIPE_OF.get(name, name)], pieces))
         report["comparison"] = compare(report["results"])
+        report["significance"] = significance(report["results"], splits)
         report["total_seconds"] = time.perf_counter() - start
         # Written after every model: a long run interrupted later still leaves its results.
-        (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+        saved = {**report, "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in report["results"]]}
+        (out / "results.json").write_text(json.dumps(saved, indent=2) + "\n")
         (out / "results.md").write_text(markdown(report) + "\n")
     print(f"\nWrote {out / 'results.json'} and {out / 'results.md'} in {report['total_seconds'] / 60:.1f} minutes")
     return report

@@ -32,10 +32,32 @@ def test_bench_writes_results_for_every_model(bench_run):
             assert 0.0 <= r[key] <= 100.0, f"{r['model']} {key} = {r[key]}: sacrebleu scores lie in [0, 100]"
         assert r["epochs"] == 1.0 and r["seconds_per_epoch"] > 0 and r["tokens_per_second"] > 0
         assert written["machine"]["threads"] >= 1 and written["machine"]["torch"]
+        for key in ("bleu_standard_greedy", "bleu_standard_beam4", "chrf_standard_beam4"):
+            assert 0.0 <= r[key] <= 100.0, f"{r['model']} {key} = {r[key]}"
+        assert "case:lc" in r["bleu_standard_signature"]
+        assert not any(key.startswith("_") for key in r), "internal fields stay out of results.json"
     markdown = (out / "results" / "results.md").read_text()
     assert "Smoke mode" in markdown, "a smoke run's table must not pass for a benchmark"
     for label in bench.LABELS.values():
         assert f"| {label} |" in markdown, f"{label} missing from the results table"
+
+
+def test_bench_tests_every_difference_and_sweeps_the_beam(bench_run):
+    out, _ = bench_run
+    written = json.loads((out / "results" / "results.json").read_text())
+    tested = written["significance"]
+    labels = [bench.LABELS[name] for name in bench.MODELS]
+    assert list(tested["scores"]) == labels and "bs:1000" in tested["signature"]
+    pairs = {(row["a"], row["b"]) for row in tested["p_values"]}
+    assert pairs == {(a, b) for a in labels for b in labels if a != b}, "every two models, both ways"
+    assert all(0 < row["p"] <= 1 for row in tested["p_values"])
+    for score in tested["scores"].values():
+        assert score["ci"] >= 0
+    sweep = next(r["beam_sweep"] for r in written["results"] if r["model"] == "transformer")
+    configurations = {(row["beam"], row["length_penalty"]) for row in sweep["rows"]}
+    assert (1, 0.0) in configurations and (8, 1.0) in configurations and len(configurations) == 10
+    markdown = (out / "results" / "results.md").read_text()
+    assert "## Is the difference real?" in markdown and "## Beam size and length penalty" in markdown
 
 
 def test_bench_compares_the_course_built_transformer_with_pytorchs(bench_run):
