@@ -56,8 +56,10 @@ SMOKE = {
 }
 
 
-#: How the course decodes when it scores a model (notebook 04, bench/): chosen from the beam-size and
-#: length-penalty sweep on the validation split (notebook 04, section 8; bench/results/).
+#: How the course decodes when it scores a model (notebook 04, bench/), from the beam-size and
+#: length-penalty sweep on the validation split (notebook 04, section 8; bench/results/, 2026-12-02):
+#: beams 2, 4, 8 with alpha 0.6 scored 37.2 / 37.1 / 37.2 standard BLEU against 36.2 greedy (p < 0.05),
+#: alpha 0 about 0.3 less; 2, 4 and 8 beams cannot be told apart, beam 4 is the common setting.
 DECODING = dict(beam_size=4, length_penalty=0.6)
 
 
