@@ -89,6 +89,7 @@ def main(argv: list[str]) -> int:
             notebook_timeout=job["timeout"],
             cell_timeout=job["cell_timeout"],
             output_limit=job.get("output_limit", 2_000_000),
+            guard=job.get("guard"),
         )
         result = client.run(nb, {"metadata": {"path": job["sandbox"]}})
         nbformat.write(nb, str(job_dir / "output.ipynb"), version=4)

@@ -44,14 +44,14 @@ from pathlib import Path
 
 from .course import (Course, GradingError, STUDENT_ID, copy_tree_files, grade_id, nbgrader_meta,
                      retry_locked, shorten)
-from .executor import kernel_argv, write_kernelspec
+from .executor import guard_config, kernel_argv, write_kernelspec
 
 OUTCOMES_FILE = "outcomes.csv"
 #: Folder of a job's sandbox with the reference of the earlier notebooks (``COURSE_NOTEBOOKS`` points there).
 REFERENCE_FOLDER = ".reference"
 NOTEBOOKS_ENV = "COURSE_NOTEBOOKS"
 OUTCOME_FIELDS = ["student", "assignment", "notebook", "outcome", "reason", "score", "max_score",
-                  "seconds", "notes", "graded_at"]
+                  "seconds", "notes", "graded_at", "integrity"]
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 STARTUP_GRACE_S = 120  # kernel start-up and shutdown, on top of the notebook's time limit
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
@@ -105,6 +105,7 @@ class Job:
     started: float = 0.0
     deadline: float = 0.0
     killed: bool = False
+    integrity: list = field(default_factory=list)  #: findings of the integrity check (grading._guard)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -118,6 +119,7 @@ class Job:
             "max_score": "" if self.max_score is None else f"{self.max_score:g}",
             "seconds": f"{self.seconds:.1f}", "notes": "; ".join(self.notes),
             "graded_at": dt.datetime.now().isoformat(timespec="seconds"),
+            "integrity": "; ".join(f["message"] for f in self.integrity),
         }
 
 
@@ -424,10 +426,12 @@ class Autograder:
         if self.isolate:
             argv[2:2] = self.isolation_args(job.sandbox)
         write_kernelspec(job.job_dir / "kernels", argv)
+        guard = guard_config(nb, lambda cell: self.trusted(cell, ref), forbidden=self.instructor_folders(),
+                             folder=str(work))
         cell_timeout = self.opts.cell_timeout or float(self.course.config.Execute.get("timeout", 0) or 0)
         (job.job_dir / "job.json").write_text(json.dumps({
             "sandbox": str(work), "timeout": self.opts.timeout, "cell_timeout": cell_timeout,
-            "env": self.kernel_env(job.sandbox),
+            "env": self.kernel_env(job.sandbox), "guard": guard,
         }), encoding="utf-8")
         log = open(job.job_dir / "worker.log", "wb")
         bootstrap = (f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
@@ -441,6 +445,20 @@ class Autograder:
         job.started = time.monotonic()
         job.deadline = job.started + (self.opts.timeout or 24 * 3600) + self.opts.grace
         return True
+
+    @staticmethod
+    def trusted(cell, ref: Reference) -> bool:
+        """A read-only or test cell as the gradebook has it (with its hidden tests; the grader restored
+        it): trusted code."""
+        gid = grade_id(cell)
+        info = ref.cells.get(gid)
+        return bool(info and info["locked"] and cell.cell_type == "code"
+                    and cell.source.strip() == (info["source"] or "").strip())
+
+    def instructor_folders(self) -> list[str]:
+        """Where the instructor's notebooks (answers, hidden tests) lie: opening them is flagged."""
+        folders = [self.course.source, Path(PACKAGE_PARENT) / "solutions"]
+        return sorted({str(p.resolve()) for p in folders if p is not None and p.is_dir()})
 
     def write_reference(self, folder: Path, assignment: str) -> None:
         """The instructor's definitions of the notebooks before ``assignment``, for ``COURSE_NOTEBOOKS``.
@@ -582,6 +600,12 @@ class Autograder:
 
         if job.reason:
             job.reason += where(cell)
+        job.integrity = [dict(f, where=where(f.get("cell")).strip(" []")) for f in result.get("integrity", [])]
+        if job.integrity:
+            job.notes.append(f"flagged by the integrity check ({len(job.integrity)} finding(s), column integrity): "
+                             "the graded cells from the first one on are held for grading by hand")
+            self.log(f"{job.student}: FLAGGED by the integrity check: "
+                     + "; ".join(f["message"] + (f" [{f['where']}]" if f["where"] else "") for f in job.integrity))
         if result.get("memory"):
             memory = f"out of memory (limit {self.opts.memory_mb} MB){where(result.get('memory_cell'))}"
             if job.outcome in ("graded", "crashed"):
@@ -607,10 +631,19 @@ class Autograder:
                     cell.outputs = [o for o in cell.outputs
                                     if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
 
+        held = held_cells(nb, job.integrity)
+
         def write():
             self.ensure_submission(job)
             SaveAutoGrades(config=config).preprocess(scored, resources)
             AssignLatePenalties(config=config).preprocess(scored, resources)
+            if held:
+                with self.course.gradebook() as gb:
+                    notebook = gb.find_submission_notebook(job.notebook, job.assignment, job.student)
+                    for grade in notebook.grades:
+                        if grade.name in held:
+                            grade.needs_manual_grade = True
+                    gb.db.commit()
 
         retry_locked(write)
         out_dir = self.reset_autograded(job)
@@ -710,6 +743,16 @@ def hidden_by_private_tmp() -> list[tuple[str, str]]:
     except (ImportError, ValueError):
         pass
     return [(what, path) for what, path in needed if private_root(os.path.abspath(path))]
+
+
+def held_cells(nb, findings: list[dict]) -> set[str]:
+    """The graded cells an integrity finding puts in doubt: those from the cell where it was found
+    on (all of them when it is not known where): the instructor grades them by hand."""
+    if not findings:
+        return set()
+    cells = [f.get("cell") for f in findings]
+    first = 0 if any(c is None for c in cells) else min(cells)
+    return {grade_id(c) for i, c in enumerate(nb.cells) if i >= first and nbgrader_meta(c).get("grade")}
 
 
 def restore_missing_cells(nb, ref: Reference) -> list[str]:

@@ -103,6 +103,10 @@ def notebook_feedback(course: Course, student: str, assignment: str, notebook: s
         parts.append(f"<p>Details: {e(outcome['reason'])}</p>")
     if outcome and outcome.get("notes"):
         parts.append(f"<p>Notes: {e(outcome['notes'])}</p>")
+    if outcome and outcome.get("integrity"):
+        parts.append("<p class='fail'>The grader's integrity check found what the tests rely on changed: "
+                     f"{e(outcome['integrity'])}. The tests from there on are held for your instructor to grade "
+                     "by hand; the scores below are the automatic ones.</p>")
     parts.append("</div><table><tr><th>test</th><th>checks</th><th>points</th><th>result</th><th>message</th></tr>")
     css = {"passed": "pass", "failed": "fail"}
     for r in rows:
@@ -114,7 +118,8 @@ def notebook_feedback(course: Course, student: str, assignment: str, notebook: s
     parts.append("</table><p><small>Only the result and the message of each test are shown: the code of the "
                  f"hidden tests stays hidden. Generated {dt.datetime.now():%Y-%m-%d %H:%M}.</small></p></body></html>")
     summary = {"student": student, "assignment": assignment, "notebook": notebook, "score": total,
-               "max_score": max_total, "outcome": kind, "tests": rows}
+               "max_score": max_total, "outcome": kind, "tests": rows,
+               "integrity": (outcome or {}).get("integrity", "")}
     return "\n".join(parts), summary
 
 

@@ -16,13 +16,15 @@ from .autograde import read_outcomes
 from .course import Course
 
 QUESTION_COLUMNS = ["student", "assignment", "notebook", "question", "score", "max_score", "auto_score",
-                    "manual_score", "needs_manual_grade", "outcome"]
+                    "manual_score", "needs_manual_grade", "outcome", "integrity"]
 
 
 def question_table(course: Course):
     import pandas as pd
 
-    outcomes = {(r["student"], r["assignment"], r["notebook"]): r["outcome"] for r in read_outcomes(course)}
+    records = read_outcomes(course)
+    outcomes = {(r["student"], r["assignment"], r["notebook"]): r["outcome"] for r in records}
+    integrity = {(r["student"], r["assignment"], r["notebook"]): r.get("integrity") or "" for r in records}
     rows, order = [], {}
     with course.gradebook() as gb:
         assignments = sorted(gb.assignments, key=lambda a: a.name)
@@ -40,6 +42,7 @@ def question_table(course: Course):
                             "max_score": grade.max_score, "auto_score": grade.auto_score,
                             "manual_score": grade.manual_score, "needs_manual_grade": bool(grade.needs_manual_grade),
                             "outcome": outcomes.get((submission.student.id, assignment.name, notebook.name), ""),
+                            "integrity": integrity.get((submission.student.id, assignment.name, notebook.name), ""),
                         })
         students = sorted(s.id for s in gb.students)
         assignment_names = [a.name for a in assignments]
@@ -74,6 +77,9 @@ def totals_table(questions, students, assignments, max_scores):
         outcome = part.groupby("student")["outcome"].agg(lambda o: ",".join(sorted({x for x in o if x})) or "graded")
         wide[f"{assignment}:outcome"] = outcome
         wide[f"{assignment}:outcome"] = wide[f"{assignment}:outcome"].fillna("not submitted")
+        found = part.groupby("student")["integrity"].agg(lambda x: "; ".join(sorted({v for v in x if v})))
+        wide[f"{assignment}:integrity"] = found
+        wide[f"{assignment}:integrity"] = wide[f"{assignment}:integrity"].fillna("")
     wide["total"] = wide[[a for a in assignments]].sum(axis=1, min_count=1) if assignments else float("nan")
     wide["max_total"] = sum(max_scores.get(a, 0.0) for a in assignments)
     return wide.reset_index()

@@ -3,9 +3,11 @@
 ``nbgrader validate`` prints its verdict but exits 0 whatever happens. Here the notebook is run
 from top to bottom in a fresh kernel (in its own folder, in smoke mode unless ``COURSE_SMOKE`` is
 set otherwise) with the same rules as the autograder: a test cell passes when it raises no error
-(output on stderr, e.g. a warning, is fine). Exit status: 0 all tests pass, 1 a test failed (or a
-test cell was edited, or the run was stopped), 2 the file is not a notebook or the kernel did not
-start.
+(output on stderr, e.g. a warning, is fine), and under the same integrity check
+(:mod:`grading._guard`), whose findings it prints with the grader's words, so that a student who
+shadowed a test helper by accident learns why before handing in. Exit status: 0 all tests pass,
+1 a test failed (or a test cell was edited, the integrity check found something, or the run was
+stopped), 2 the file is not a notebook or the kernel did not start.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from .course import error_line, grade_id, is_test_cell, nbgrader_meta, shorten
-from .executor import GradingClient, kernel_argv, write_kernelspec
+from .executor import GradingClient, guard_config, kernel_argv, write_kernelspec
 
 
 def changed_cells(nb) -> list[str]:
@@ -28,6 +30,17 @@ def changed_cells(nb) -> list[str]:
         if meta.get("locked") and meta.get("checksum") and utils.compute_checksum(cell) != meta["checksum"]:
             changed.append(grade_id(cell) or "?")
     return changed
+
+
+def intact_locked(nb):
+    """Read-only cells as the release gave them (their checksum still matches): trusted code."""
+    from nbgrader import utils
+
+    def trusted(cell):
+        meta = nbgrader_meta(cell)
+        return bool(meta.get("locked") and meta.get("checksum") and utils.compute_checksum(cell) == meta["checksum"])
+
+    return trusted
 
 
 def validate(path: Path, timeout: float = 0, cell_timeout: float = 0, memory_mb: int = 0, out=print) -> int:
@@ -48,7 +61,8 @@ def validate(path: Path, timeout: float = 0, cell_timeout: float = 0, memory_mb:
         kernels = write_kernelspec(Path(tmp) / "kernels", kernel_argv(sys.executable, memory_mb))
         client = GradingClient(kernel_dirs=[str(kernels)], cwd=str(path.parent.resolve()), env=env,
                                log_path=str(Path(tmp) / "kernel.log"), notebook_timeout=timeout,
-                               cell_timeout=cell_timeout)
+                               cell_timeout=cell_timeout,
+                               guard=guard_config(nb, intact_locked(nb), folder=str(path.parent.resolve())))
         result = client.run(nb)
     if result["status"] == "error":
         out(f"ERROR: {result['reason']}")
@@ -72,7 +86,11 @@ def validate(path: Path, timeout: float = 0, cell_timeout: float = 0, memory_mb:
         out(f"STOPPED: {result['reason']}")
     if changed:
         out(f"CHANGED: you edited read-only/test cell(s) {', '.join(changed)}; the grader restores the originals")
+    findings = result.get("integrity", [])
+    for finding in findings:
+        out(f"FLAGGED: {finding['message']} -- the grader flags this and holds the tests after it for the "
+            "instructor to grade by hand")
     passed = len(tests) - len(failed)
-    verdict = "PASSED" if not failed and not changed and result["status"] == "ok" else "FAILED"
+    verdict = "PASSED" if not failed and not changed and not findings and result["status"] == "ok" else "FAILED"
     out(f"{verdict}: {passed}/{len(tests)} test cells pass ({path})")
     return 0 if verdict == "PASSED" else 1

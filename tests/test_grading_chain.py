@@ -52,6 +52,8 @@ def test_both_notebooks_ran_to_the_end(graded):
         outcomes = {row["assignment"]: row for row in csv.DictReader(f) if row["student"] == "pat"}
     for assignment in (EARLIER, LATER):
         assert outcomes.get(assignment, {}).get("outcome") == "graded", f"{assignment}: {outcomes.get(assignment)}"
+        assert not outcomes[assignment].get("integrity"), (  # honest code of 02 and 03: no false alarm
+            f"{assignment}: flagged by the integrity check: {outcomes[assignment]['integrity']}")
 
 
 def test_wrong_earlier_notebook_loses_points_there(graded):
