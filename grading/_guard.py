@@ -103,39 +103,36 @@ def _import_protected(folder):
 def _cell_reads(source):
     """What a cell's code reads from the notebook's namespace and what it binds there.
 
-    Returns (reads, stores, function_reads): names loaded at module level that the cell does not
-    bind itself before (approximately: that it never binds at module level), the names it binds,
+    Returns (reads, stores, function_reads): the names its module-level code (and the
+    comprehensions and lambdas in it) reads without binding them in the cell, the names it binds,
     and the global names the functions and classes it defines read when they run.
     """
-    import ast
     import symtable
 
     try:
-        tree = ast.parse(source)
         table = symtable.symtable(source, "<cell>", "exec")
     except SyntaxError:
         return set(), set(), set()
-    stores, loads = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (stores if isinstance(node.ctx, (ast.Store, ast.Del)) else loads).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            stores.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                stores.add(alias.asname or alias.name.split(".")[0])
+    top = {s.get_name(): s for s in table.get_symbols()}
+    stores = {n for n, s in top.items() if s.is_assigned() or s.is_imported()}
+    inline_scopes = {"listcomp", "setcomp", "dictcomp", "genexpr", "lambda"}
+    for child in table.get_children():  # def f / class C bind their names
+        if child.get_name() not in inline_scopes and not child.get_name().startswith("<"):
+            stores.add(child.get_name())
+    reads = {n for n, s in top.items() if s.is_referenced()}
     function_reads = set()
 
-    def walk(t):
+    def globals_of(t, into):
+        for symbol in t.get_symbols():
+            if symbol.is_global() and symbol.is_referenced():
+                into.add(symbol.get_name())
         for child in t.get_children():
-            for symbol in child.get_symbols():
-                if symbol.is_global() or (symbol.is_free() and not symbol.is_local()):
-                    function_reads.add(symbol.get_name())
-            walk(child)
+            globals_of(child, into)
 
-    walk(table)
-    top_stores = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
-    return loads - top_stores, stores | top_stores, function_reads
+    for child in table.get_children():
+        inline = child.get_name().startswith("<") or child.get_name() in inline_scopes
+        globals_of(child, reads if inline else function_reads)
+    return reads - stores, stores, function_reads
 
 
 def install(report_fd, config):
@@ -363,7 +360,8 @@ def install(report_fd, config):
                     owner[name] = info["label"]
                     if _isinstance(value, (type, types.FunctionType)):
                         protected_ids[_id(value)] = (value, name)
-            state["function_reads"] |= info["function_reads"]
+            if not info["test"]:  # helpers of later tests; a test cell's own functions serve that cell
+                state["function_reads"] |= info["function_reads"]
         if current in trusted:
             needed = (trusted[current]["reads"] | state["function_reads"]) & names.keys()
             for name in sorted(needed):
