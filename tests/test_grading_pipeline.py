@@ -69,6 +69,9 @@ REQUIRED_VARIANTS = {
             "wrong_exponent": "wrong exponent in the frequencies",
             "positions_from_one": "positions start at 1",
             "halves_not_interleaved": "sines in the first half, cosines in the second",
+            "rotary_half_split": "RoPE pairs feature i with i + d/2 instead of 2i with 2i+1",
+            "rotary_same_angle": "RoPE angles not scaled per pair",
+            "rotary_positions_from_one": "RoPE positions off by one",
             "pe_parameter": "the table stored as an nn.Parameter",
             "pe_plain_attribute": "the table a plain tensor attribute, not a buffer",
             "table_not_persistent": "the buffer registered with persistent=False (not in state_dict)",
@@ -83,6 +86,8 @@ REQUIRED_VARIANTS = {
             "stacked_interleave": "sin/cos interleaved with torch.stack(...).flatten(1)",
             "table_2d_buffer": "a (max_len, hidden_size) buffer",
             "float64_then_float32": "the table computed in float64, registered as float32",
+            "rotary_complex": "RoPE as a product of complex numbers",
+            "rotary_slice_assignment": "RoPE written pair by pair with slice assignment",
         },
     },
     "03-transformer": {
