@@ -164,7 +164,7 @@ def install(report_fd, config):
             "label": cell["label"], "test": bool(cell.get("test")), "expected": expected, "statements": statements,
             "reads": reads, "stores": stores, "function_reads": function_reads}
 
-    state = {"started": False, "current": None, "previous": None, "busy": False, "reports": 0, "dead": False,
+    state = {"started": False, "current": None, "busy": False, "reports": 0, "dead": False,
              "modules": {}, "classes": {}, "names": {}, "name_owner": {}, "function_reads": set(), "shell": None,
              "shell_snapshot": {}, "kernel_snapshot": {}, "namespace": None, "seen_modules": set(),
              "reported": set(), "folder": config.get("folder") or os.getcwd()}
@@ -280,7 +280,7 @@ def install(report_fd, config):
             pass
         own = vars(shell).get(name, _MISSING)
         trait = getattr(shell, "_trait_values", {}).get(name, _MISSING)
-        listed = trait.copy() if _type(trait) in (list, dict) else None
+        listed = content(trait) if _type(trait) in (list, dict) else None  # its items, by identity
         return own, trait, listed
 
     def check_libraries():
@@ -309,7 +309,8 @@ def install(report_fd, config):
         if shell is not None:
             for name, before in state["shell_snapshot"].items():
                 own, trait, listed = shell_value(shell, name)
-                if own is not before[0] or trait is not before[1] or (listed is not None and listed != before[2]):
+                if own is not before[0] or trait is not before[1] or (
+                        listed is not None and not same_content(trait, before[2])):
                     flag("errors", f"shell.{name}", f"IPython's {name} was changed: it decides how a cell runs and "
                          "how its errors are shown (an error must fail its test)")
             kernel = getattr(shell, "kernel", None)
@@ -379,7 +380,7 @@ def install(report_fd, config):
                 flag("names", "user_ns", "the notebook's namespace was replaced")
 
     def on_cell(filename, source):
-        previous, state["previous"] = state["current"], state["current"]
+        previous = state["current"]
         state["current"] = filename
         if not state["started"]:
             start()
@@ -484,10 +485,6 @@ def install(report_fd, config):
                 target.forward = reference(f"{module_name}.{attr}", "forward", forward)
         else:
             setattr(module, attr, reference(module_name, attr, target))
-            for other in ("torch.nn.modules.activation",):  # modules that imported it by name
-                holder = _sys_modules.get(other)
-                if holder is not None and vars(holder).get(attr) is target:
-                    setattr(holder, attr, reference(module_name, attr, target))
     sys.addaudithook(hook)
     send({"event": "ready", "trusted": len(trusted)})
 

@@ -20,27 +20,18 @@ from .course import error_line, grade_id, is_test_cell, nbgrader_meta, shorten
 from .executor import GradingClient, guard_config, kernel_argv, write_kernelspec
 
 
+def intact(cell) -> bool:
+    """A read-only cell whose content still matches the checksum the release gave it: trusted code."""
+    from nbgrader import utils
+
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("locked") and meta.get("checksum") and utils.compute_checksum(cell) == meta["checksum"])
+
+
 def changed_cells(nb) -> list[str]:
     """Read-only cells whose content no longer matches the checksum the release gave them."""
-    from nbgrader import utils
-
-    changed = []
-    for cell in nb.cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("locked") and meta.get("checksum") and utils.compute_checksum(cell) != meta["checksum"]:
-            changed.append(grade_id(cell) or "?")
-    return changed
-
-
-def intact_locked(nb):
-    """Read-only cells as the release gave them (their checksum still matches): trusted code."""
-    from nbgrader import utils
-
-    def trusted(cell):
-        meta = nbgrader_meta(cell)
-        return bool(meta.get("locked") and meta.get("checksum") and utils.compute_checksum(cell) == meta["checksum"])
-
-    return trusted
+    return [grade_id(cell) or "?" for cell in nb.cells
+            if nbgrader_meta(cell).get("locked") and nbgrader_meta(cell).get("checksum") and not intact(cell)]
 
 
 def validate(path: Path, timeout: float = 0, cell_timeout: float = 0, memory_mb: int = 0, out=print) -> int:
@@ -62,7 +53,7 @@ def validate(path: Path, timeout: float = 0, cell_timeout: float = 0, memory_mb:
         client = GradingClient(kernel_dirs=[str(kernels)], cwd=str(path.parent.resolve()), env=env,
                                log_path=str(Path(tmp) / "kernel.log"), notebook_timeout=timeout,
                                cell_timeout=cell_timeout,
-                               guard=guard_config(nb, intact_locked(nb), folder=str(path.parent.resolve())))
+                               guard=guard_config(nb, intact, folder=str(path.parent.resolve())))
         result = client.run(nb)
     if result["status"] == "error":
         out(f"ERROR: {result['reason']}")
