@@ -452,8 +452,9 @@ class Autograder:
         it): trusted code."""
         gid = grade_id(cell)
         info = ref.cells.get(gid)
+        source = cell.source.removeprefix(RESTORED_NOTE)  # a deleted cell the grader put back is the instructor's
         return bool(info and info["locked"] and cell.cell_type == "code"
-                    and cell.source.strip() == (info["source"] or "").strip())
+                    and source.strip() == (info["source"] or "").strip())
 
     def instructor_folders(self) -> list[str]:
         """Where the instructor's notebooks (answers, hidden tests) lie: opening them is flagged."""

@@ -134,6 +134,8 @@ def test_case_outcome_and_score(graded, student):
     assert row["outcome"] == outcome, f"{student}: {row}"
     assert _score(graded, student) == pytest.approx(expected), f"{student}: {row}"
     assert float(row["score"]) == pytest.approx(expected) and float(row["max_score"]) == FULL, row
+    if outcome == "graded" and expected == FULL:  # honest, merely untidy submissions: no integrity finding
+        assert not row.get("integrity"), f"{student}: flagged: {row['integrity']}"
 
 
 def test_every_submission_once_in_the_gradebook(graded):
