@@ -33,6 +33,7 @@ GUARD_SCRIPT = Path(__file__).resolve().parent / "_guard.py"
 #: The grader's own last cell: compiling it makes the integrity check look once more after the last test.
 FINAL_CHECK_SOURCE = "# the grader's integrity check, after the notebook's last cell\n"
 MAX_REPORT_BYTES = 1_000_000
+KERNEL_START_ATTEMPTS = 2
 MEMORY_MARKERS = ("MemoryError", "can't allocate memory", "Cannot allocate memory", "bad_alloc",
                   "out of memory", "OutOfMemoryError")
 
@@ -221,23 +222,29 @@ class GradingClient(Execute):
         stop_reason = ""
         self.silenced_cells = []
         log = open(self.log_path, "ab") if self.log_path else None
-        env, extra = self._open_guard(self.run_env)
         kernel_started = False
         try:
-            try:
-                context = self.setup_kernel(cwd=self.run_cwd, env=env, stdout=log, stderr=log, **extra)
-                context.__enter__()
-                kernel_started = True
-                self._close_guard(started=False)  # the kernel holds its end; ours must not keep the pipe open
-            except Exception as error:  # the kernel did not start
-                if self.km is not None:
-                    try:
-                        self._cleanup_kernel()
-                    except Exception:
-                        pass
-                result.update(status="error", reason=f"the kernel did not start: {type(error).__name__}: {error}")
-                self._mark_not_run(0, "not run: the kernel did not start")
-                return result
+            for attempt in range(KERNEL_START_ATTEMPTS):  # a start can lose its ports to another kernel's
+                self.guard_lines = []
+                env, extra = self._open_guard(self.run_env)
+                try:
+                    context = self.setup_kernel(cwd=self.run_cwd, env=env, stdout=log, stderr=log, **extra)
+                    context.__enter__()
+                    kernel_started = True
+                    self._close_guard(started=False)  # the kernel holds its end; ours must not keep the pipe open
+                    break
+                except Exception as error:  # the kernel did not start
+                    if self.km is not None:
+                        try:
+                            self._cleanup_kernel()
+                        except Exception:
+                            pass
+                    self._close_guard(started=True)
+                    if attempt + 1 < KERNEL_START_ATTEMPTS:
+                        continue
+                    result.update(status="error", reason=f"the kernel did not start: {type(error).__name__}: {error}")
+                    self._mark_not_run(0, "not run: the kernel did not start")
+                    return result
             result["kernel_pid"] = self.kernel_pid()
             try:
                 info = self.wait_for_reply(self.kc.kernel_info())
