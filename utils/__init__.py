@@ -7,7 +7,7 @@ notebooks load it from there (``utils.notebooks``).
 """
 from .data import (CORPUS_ENV, SETTINGS, CorpusNotFoundError, DatasetSplits, build_dataset, find_corpus,
                    normalize, word_count, read_pairs, split_pairs, tokenize)
-from .vocab import EOS, PAD, SOS, UNK, Vocabulary
+from .vocab import EOS, PAD, SOS, UNK, SubwordVocabulary, Vocabulary
 from .batching import CollateBatch, NMTDataset, make_loader
 from .runtime import get_device, set_seed, smoke_mode
 from .models import (MODELS, AttentionLSTMSeq2Seq, EncoderOutput, LSTMSeq2Seq, Seq2Seq, TransformerTranslator,
@@ -20,7 +20,7 @@ from .evaluation import (attention_weights, compare_systems, evaluate_model, sig
 __all__ = [
     "CORPUS_ENV", "SETTINGS", "CorpusNotFoundError", "DatasetSplits", "build_dataset", "find_corpus",
     "normalize", "word_count", "read_pairs", "split_pairs", "tokenize",
-    "EOS", "PAD", "SOS", "UNK", "Vocabulary",
+    "EOS", "PAD", "SOS", "UNK", "SubwordVocabulary", "Vocabulary",
     "CollateBatch", "NMTDataset", "make_loader",
     "get_device", "set_seed", "smoke_mode",
     "MODELS", "AttentionLSTMSeq2Seq", "EncoderOutput", "LSTMSeq2Seq", "Seq2Seq", "TransformerTranslator",

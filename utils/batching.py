@@ -12,20 +12,26 @@ from .data import PathLike, read_pairs
 from .vocab import EOS, PAD_INDEX, SOS, Vocabulary
 
 
+def _tokens(sentence: Union[str, Sequence[str]]) -> List[str]:
+    """A normalised sentence split on spaces, or a list of tokens (subword pieces) as it is."""
+    return sentence.split() if isinstance(sentence, str) else list(sentence)
+
+
 class NMTDataset(Dataset):
     """Sentence pairs as token lists: ``source = x1 .. xn <end>``, ``target = <start> y1 .. ym <end>``.
 
     Parameters
     ----------
     pairs : path or list of `(source, target)` strings, required
-        A split written by ``build_dataset`` (``source<TAB>target`` lines) or the pairs themselves.
+        A split written by ``build_dataset`` (``source<TAB>target`` lines) or the pairs themselves;
+        a side may also be a list of tokens (``SubwordVocabulary.tokenize_pairs``).
     """
 
     def __init__(self, pairs: Union[PathLike, Sequence[Tuple[str, str]]]) -> None:
         if not isinstance(pairs, (list, tuple)):
             pairs = read_pairs(pairs)
         self.pairs = list(pairs)
-        self._samples = [{"source": source.split() + [EOS], "target": [SOS] + target.split() + [EOS]}
+        self._samples = [{"source": _tokens(source) + [EOS], "target": [SOS] + _tokens(target) + [EOS]}
                          for source, target in self.pairs]
         self._vocab: Optional[Vocabulary] = None
 

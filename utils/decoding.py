@@ -20,7 +20,7 @@ from typing import Callable, List, Optional, Sequence, Union
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from .data import detokenize as plain_text, normalize
+from .data import detokenize as plain_text
 from .models import select_state
 from .vocab import EOS, EOS_INDEX, PAD_INDEX, SOS_INDEX
 
@@ -120,8 +120,9 @@ def beam_search(model, source_tokens: torch.Tensor, source_mask: torch.Tensor, b
 
 
 def encode_sentences(model, sentences: Sequence[str]) -> List[List[int]]:
-    """Raw French text -> source indices ``x1 .. xn <end>`` (normalised; unknown words -> ``<unk>``)."""
-    return [model.vocab.encode(normalize(sentence).split() + [EOS], "source") for sentence in sentences]
+    """Raw French text -> source indices ``x1 .. xn <end>`` (the vocabulary's tokens: normalised words,
+    unknown ones -> ``<unk>``, or subword pieces)."""
+    return [model.vocab.encode(model.vocab.source_tokens(sentence) + [EOS], "source") for sentence in sentences]
 
 
 def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, max_len: Optional[int] = None,
@@ -133,7 +134,8 @@ def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, m
     off), so ``"Je suis très fatigué ce soir."`` and ``"je suis tres fatigue ce soir ."`` are the
     same input; words the model never saw in training become ``<unk>``. The output is normalised
     English like the training data (``"i ' m very tired tonight ."``), or, with ``pretty=True``, made
-    readable by :func:`detokenize` (``"I'm very tired tonight."``).
+    readable by :func:`detokenize` (``"I'm very tired tonight."``). A model with a
+    ``SubwordVocabulary`` (notebook 05) reads the text as it is and writes plain text.
 
     Parameters
     ----------
@@ -164,8 +166,8 @@ def translate(model, sentences: Union[str, Sequence[str]], beam_size: int = 1, m
         else:
             results = beam_search(model, source_tokens, source_mask, beam_size, max_len, length_penalty)
         for i, indices in zip(chunk, results):
-            text = " ".join(model.vocab.decode(indices, "target"))
-            outputs[i] = detokenize(text) if pretty else text
+            text = model.vocab.target_text(model.vocab.decode(indices, "target"))
+            outputs[i] = detokenize(text) if pretty and not model.vocab.writes_plain_text else text
     return outputs[0] if single else outputs
 
 

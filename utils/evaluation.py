@@ -54,8 +54,26 @@ def standard_bleu() -> "sacrebleu.metrics.BLEU":
     return sacrebleu.metrics.BLEU(lowercase=True)
 
 
+def _lines(hypotheses: Mapping[str, str], pairs: Pairs, originals: Optional[Mapping[Pair, Pair]],
+           plain: bool) -> Tuple[List[str], List[str]]:
+    """One hypothesis per pair, twice: normalised tokens and plain text (for standard BLEU).
+
+    A word-level translator's hypotheses are keyed by the normalised French of a pair and written in
+    normalised tokens (detokenised for plain text); a ``plain`` one (subwords) translates the original
+    French sentence (``originals``) and writes plain text (normalised with ``utils.normalize``)."""
+    if not plain:
+        tokens = [hypotheses[source] for source, _ in pairs]
+        return tokens, [detokenize(text) for text in tokens]
+    if originals is None:
+        raise ValueError("a plain-text translator is scored against the original sentences: pass `originals` "
+                         "(splits.originals)")
+    _references_of(pairs, originals)  # a clear error when a pair has no original
+    text = [hypotheses[originals[pair][0]] for pair in pairs]
+    return [normalize(line) for line in text], text
+
+
 def score_translations(hypotheses: Mapping[str, str], pairs: Pairs,
-                       originals: Optional[Mapping[Pair, Pair]] = None) -> Dict[str, float]:
+                       originals: Optional[Mapping[Pair, Pair]] = None, plain: bool = False) -> Dict[str, float]:
     """BLEU and chrF of ``hypotheses`` (``{french: english translation}``) against ``pairs``.
 
     Returns ``bleu`` / ``chrf`` (single reference: each pair against its own English) and
@@ -64,14 +82,22 @@ def score_translations(hypotheses: Mapping[str, str], pairs: Pairs,
     ``originals`` (``splits.originals``), also ``bleu_standard`` / ``chrf_standard``: the
     hypotheses detokenised (``utils.data.detokenize``) against the corpus's own English
     sentences, scored by sacreBLEU's standard tokenisation, case-insensitive.
+
+    ``plain=True``: the hypotheses are plain text keyed by the *original* French sentences (a
+    subword translator, notebook 05); they are scored as they are for the standard scores and
+    normalised (``utils.normalize``) for the others. Needs ``originals``.
     """
+    tokens, text = _lines(hypotheses, pairs, originals, plain)
+    first = {}  # normalised French -> the hypothesis of its first pair
+    for (source, _), line in zip(pairs, tokens):
+        first.setdefault(source, line)
     # Single reference: one line per pair.
-    single_hypotheses = [hypotheses[source] for source, _ in pairs]
+    single_hypotheses = tokens
     single_references = [[target for _, target in pairs]]
     # Multi reference: one line per distinct source; sacrebleu wants one stream per reference
     # number, padded with None where a sentence has fewer references.
     grouped = group_references(pairs)
-    multi_hypotheses = [hypotheses[source] for source in grouped]
+    multi_hypotheses = [first[source] for source in grouped]
     most = max(len(refs) for refs in grouped.values())
     multi_references = [[refs[i] if i < len(refs) else None for refs in grouped.values()] for i in range(most)]
 
@@ -86,11 +112,10 @@ def score_translations(hypotheses: Mapping[str, str], pairs: Pairs,
                    "chrf_multi": chrf.corpus_score(multi_hypotheses, multi_references).score,
                    "bleu_multi_signature": str(bleu.get_signature())})
     if originals is not None:
-        plain = [detokenize(text) for text in single_hypotheses]
         references = [_references_of(pairs, originals)]
         bleu, chrf = standard_bleu(), sacrebleu.metrics.CHRF(lowercase=True)
-        scores.update({"bleu_standard": bleu.corpus_score(plain, references).score,
-                       "chrf_standard": chrf.corpus_score(plain, references).score,
+        scores.update({"bleu_standard": bleu.corpus_score(text, references).score,
+                       "chrf_standard": chrf.corpus_score(text, references).score,
                        "bleu_standard_signature": str(bleu.get_signature())})
     scores.update({"pairs": len(pairs), "sentences": len(grouped), "max_references": most})
     return scores
@@ -103,21 +128,29 @@ def evaluate_model(model, pairs: Pairs, beam_size: int = 1, batch_size: int = 25
 
     ``beam_size=1`` decodes greedily, with ``decode_fn`` when given (e.g. your ``greedy_decode`` of
     notebook 04), else with :func:`~utils.decoding.beam_search` and one beam (the same thing).
-    ``originals`` (``splits.originals``) adds the standard, detokenised scores.
+    ``originals`` (``splits.originals``) adds the standard, detokenised scores. A model with a
+    ``SubwordVocabulary`` translates the original French sentences and needs ``originals``.
 
     Returns
     -------
     dict with ``bleu``, ``chrf`` (single reference), ``bleu_multi``, ``chrf_multi`` (multi reference),
     ``bleu_standard``, ``chrf_standard`` (with ``originals``), ``beam_size``, ``decode_seconds``,
-    ``seconds_per_sentence`` and, with ``return_translations``, ``translations`` (``{french: english}``).
+    ``seconds_per_sentence`` and, with ``return_translations``, ``translations`` (``{french: english}``,
+    the original French for a subword model).
     """
-    sources = list(group_references(pairs))
+    plain = model.vocab.writes_plain_text
+    if plain and originals is None:
+        raise ValueError(f"{type(model.vocab).__name__} translates the original sentences: pass "
+                         f"`originals` (splits.originals)")
+    # Distinct French sentences: normalised (a word-level model), or as in the corpus (subwords).
+    sources = list(dict.fromkeys(originals[pair][0] for pair in pairs)) if plain else list(group_references(pairs))
     start = time.perf_counter()
     outputs = translate(model, sources, beam_size=beam_size, batch_size=batch_size, length_penalty=length_penalty,
                         decode_fn=decode_fn)
     seconds = time.perf_counter() - start
     hypotheses = dict(zip(sources, outputs))
-    result = {"beam_size": beam_size, **score_translations(hypotheses, pairs, originals), "decode_seconds": seconds,
+    result = {"beam_size": beam_size, **score_translations(hypotheses, pairs, originals, plain=plain),
+              "decode_seconds": seconds,
               "seconds_per_sentence": seconds / max(len(sources), 1)}
     if return_translations:
         result["translations"] = hypotheses
@@ -126,7 +159,7 @@ def evaluate_model(model, pairs: Pairs, beam_size: int = 1, batch_size: int = 25
 
 def compare_systems(systems: Mapping[str, Mapping[str, str]], pairs: Pairs,
                     originals: Optional[Mapping[Pair, Pair]] = None, n_samples: int = 1000,
-                    baseline: Optional[str] = None) -> Dict:
+                    baseline: Optional[str] = None, plain: Sequence[str] = ()) -> Dict:
     """Is the difference real? sacreBLEU's paired bootstrap between every two systems.
 
     Parameters
@@ -139,6 +172,8 @@ def compare_systems(systems: Mapping[str, Mapping[str, str]], pairs: Pairs,
     baseline : optional
         Test every system against this one only (e.g. greedy decoding in a sweep of beam sizes);
         default: every two systems.
+    plain : names of the systems that translate the original sentences into plain text (subword
+        models, see :func:`score_translations`); needs ``originals``.
 
     Returns
     -------
@@ -155,13 +190,17 @@ def compare_systems(systems: Mapping[str, Mapping[str, str]], pairs: Pairs,
         raise ValueError("compare_systems needs at least two systems")
     if baseline is not None and baseline not in systems:
         raise KeyError(f"baseline {baseline!r} is not one of the systems {names}")
+    unknown = sorted(set(plain) - set(names))
+    if unknown:
+        raise KeyError(f"plain names {unknown} are not systems ({names})")
+    both = {name: _lines(systems[name], pairs, originals, name in plain) for name in names}
     if originals is not None:
         references = [_references_of(pairs, originals)]
-        lines = {name: [detokenize(systems[name][source]) for source, _ in pairs] for name in names}
+        lines = {name: both[name][1] for name in names}
         make_metric, metric = standard_bleu, "standard"
     else:
         references = [[target for _, target in pairs]]
-        lines = {name: [systems[name][source] for source, _ in pairs] for name in names}
+        lines = {name: both[name][0] for name in names}
         make_metric, metric = (lambda: sacrebleu.metrics.BLEU(force=True)), "normalised"
     scores, p_values, signature = {}, {}, ""
     for reference in [baseline] if baseline is not None else names:  # each system the baseline once
