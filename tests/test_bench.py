@@ -130,3 +130,30 @@ def test_bench_rejects_unknown_models(tmp_path):
     with pytest.raises(SystemExit) as error:
         bench.main(["--models", "gru", "--corpus", str(TINY), "--out", str(tmp_path)])
     assert error.value.code == 2
+
+
+def test_bench_subwords_times_every_trainer(tmp_path, one_thread):
+    """``python -m bench.subwords`` on the tiny corpus: every trainer timed, the two course trainers agree."""
+    from bench import subwords
+
+    report = subwords.main(["--corpus", str(TINY), "--setting", "large", "--merges", "30", "--repeats", "2",
+                            "--out", str(tmp_path)])  # smoke mode: tiny translators, one epoch
+    written = json.loads((tmp_path / "subwords.json").read_text())
+    assert written["smoke"] is True and written["merges"] == 30 and written["texts"] > 0
+    assert len(written["rows"]) == 4
+    course = [row for row in written["rows"] if row["trainer"].startswith("train_bpe")]
+    assert [row["same_merges"] for row in course] == [True, True], "train_bpe_fast must learn train_bpe's merges"
+    assert all(len(row["seconds_all"]) == 2 and row["seconds"] > 0 for row in written["rows"])
+    assert [row["vocabulary"] for row in course] == [256 + 30] * 2
+    assert all(row["vocabulary"] > 0 for row in written["rows"]), "a tiny corpus may give SentencePiece fewer pieces"
+    markdown = (tmp_path / "subwords.md").read_text()
+    assert "Smoke mode" in markdown and "not measured (fewer merges)" in markdown
+    assert report["rows"] == written["rows"]
+    translators = written["translators"]
+    assert [row["system"] for row in translators["rows"]] == ["words", "bpe 400", "unigram 400"]
+    for row in translators["rows"]:
+        for key in ("bleu_standard_validation", "bleu_standard_test", "chrf_standard_test"):
+            assert 0.0 <= row[key] <= 100.0, f"{row['system']} {key} = {row[key]}"
+    pairs = {(row["a"], row["b"]) for row in translators["significance"]["test"]["p_values"]}
+    assert ("words", "unigram 400") in pairs and ("unigram 400", "words") in pairs
+    assert "## Translators: words against subwords" in markdown

@@ -63,6 +63,23 @@ SMOKE = {
 DECODING = dict(beam_size=4, length_penalty=0.6)
 
 
+#: Notebook 05 and ``bench/subwords.py``: a translator on words against one on SentencePiece pieces of
+#: the sentences as typed. Both train the Transformer recipe above with fewer epochs (the two must fit
+#: into one notebook); the pieces: one SentencePiece model per language.
+SUBWORD_EPOCHS = dict(epochs=8, average_last=3)
+SUBWORDS = dict(model_type="unigram", vocab_size=2000)
+SUBWORDS_SMOKE = dict(model_type="unigram", vocab_size=400)  # >= 256 bytes + the characters of a tiny corpus
+
+
+def subword_comparison(smoke: bool = False) -> Dict[str, dict]:
+    """``{"model": ..., "train": ..., "subwords": SubwordVocabulary.train kwargs}`` of the word/subword comparison."""
+    recipe = recipes(smoke)["transformer"]
+    if not smoke:
+        recipe["train"].update(SUBWORD_EPOCHS)
+    recipe["subwords"] = dict(SUBWORDS_SMOKE if smoke else SUBWORDS)
+    return recipe
+
+
 def recipes(smoke: bool = False) -> Dict[str, Dict[str, dict]]:
     """``{model name: {"model": constructor kwargs, "train": train() kwargs}}`` (a fresh copy).
 
