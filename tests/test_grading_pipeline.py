@@ -137,6 +137,24 @@ REQUIRED_VARIANTS = {
             "greedy_tensor_loop": "greedy decoding with one token tensor and a finished mask",
         },
     },
+    "05-subwords": {
+        "loses points": {
+            "count_pairs_unweighted": "each distinct pre-token counted once, whatever its count",
+            "merge_overlapping": "merge moves one place after a match: overlapping merges",
+            "tie_break_first_seen": "ties broken by the first pair counted, not the greatest",
+            "train_without_pretokens": "BPE trained on whole texts: merges cross pre-tokens",
+            "apply_longest_match": "encoding by the longest known token, not by rank",
+            "apply_leftmost_first": "encoding merges the leftmost mergeable pair first",
+            "decode_strict": "strict UTF-8 decoding: half a character raises",
+            "decode_per_token": "each token decoded on its own: characters split across tokens lost",
+            "special_tokens_split": "special tokens encoded as ordinary text",
+            "special_tokens_not_longest_first": "special tokens matched in the order given, not longest first",
+        },
+        "full marks": {
+            "train_incremental": "train_bpe with incremental pair counts",
+            "apply_merges_in_order": "merges applied one by one in training order; a regex-scanning encode",
+        },
+    },
 }
 RESERVED = {"solution", "release"}  # student ids of the reference submissions
 #: Per-cell time limit for the test run (the course config allows 30 minutes for real training).
