@@ -155,6 +155,25 @@ REQUIRED_VARIANTS = {
             "apply_merges_in_order": "merges applied one by one in training order; a regex-scanning encode",
         },
     },
+    "06-bert": {
+        "loses points": {
+            "mask_padding": "special_mask ignored: padding and [CLS]/[SEP] can be chosen",
+            "split_inverted": "80/10/10 inverted: 10% [MASK], 80% random",
+            "labels_everywhere": "labels on every position instead of -100 where nothing was chosen",
+            "random_includes_specials": "random replacements may be special tokens",
+            "global_random_state": "the choice drawn from the global generator, not the one passed in",
+            "head_untied": "the head's decoder not tied to the embeddings",
+            "head_without_norm": "no LayerNorm in the head",
+            "loss_over_all_positions": "the loss divided by every position, -100 ones included",
+            "fill_mask_logits": "fill_mask returns logits, not probabilities",
+            "fill_mask_without_cls": "the [MASK] position looked up without [CLS]: one place off",
+            "fill_mask_train_mode": "fill_mask runs the model in training mode with gradients",
+        },
+        "full marks": {
+            "mask_tokens_bernoulli": "Bernoulli draws one after the other (the Hugging Face collator's way)",
+            "alternative_loss_and_fill": "loss from log_softmax and gather; fill_mask with sorted log-probabilities",
+        },
+    },
 }
 RESERVED = {"solution", "release"}  # student ids of the reference submissions
 #: Per-cell time limit for the test run (the course config allows 30 minutes for real training).
