@@ -2,7 +2,8 @@
 #   make lab       start the course in JupyterLab (with nbgrader's Validate button)
 #   make test      run the whole test suite (what CI runs)
 #   make release   regenerate the student notebooks in course/ from solutions/
-#   make bench     train every translator in full mode, time the BPE trainers; write bench/results/
+#   make bench     train every translator in full mode, time the BPE trainers, pre-train notebook 06's
+#                  encoder; write bench/results/
 
 PYTHON ?= python3
 VENV   := .venv
@@ -39,6 +40,7 @@ release: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.translate $(BENCH_ARGS)
 	$(BIN)/python -m bench.subwords
+	$(BIN)/python -m bench.bert
 
 clean-venv:
 	rm -rf $(VENV)

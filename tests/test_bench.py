@@ -1,6 +1,7 @@
 """``python -m bench.translate`` end to end on the tiny corpus, in smoke mode (tiny models), and the
 PyTorch-layer baseline of ``bench/baselines.py``: the same model as the course-built Transformer."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,26 @@ def test_bench_subwords_times_every_trainer(tmp_path, one_thread):
     pairs = {(row["a"], row["b"]) for row in translators["significance"]["test"]["p_values"]}
     assert ("words", "unigram 400") in pairs and ("unigram 400", "words") in pairs
     assert "## Translators: words against subwords" in markdown
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not os.environ.get("FRA_ENG_CORPUS"), reason="the real corpus is not available: set FRA_ENG_CORPUS")
+def test_bench_bert_pretrains_and_compares_on_the_word_order_task(tmp_path, one_thread):
+    """``python -m bench.bert`` in smoke mode: every number of the report is there and in range."""
+    from bench import bert
+
+    report = bert.main(["--out", str(tmp_path), "--no-progress"])
+    written = json.loads((tmp_path / "bert.json").read_text())
+    assert written["smoke"] is True and "Smoke mode" in (tmp_path / "bert.md").read_text()
+    assert written["sentences"]["excluded_test_split"] > 0 and written["training"]["steps"] == 30
+    for key in ("baseline_accuracy", "untrained_accuracy", "accuracy"):
+        assert 0.0 <= written[key] <= 1.0, f"{key} = {written[key]}"
+    assert written["training"]["eval_step"][-1] == 30 and written["training"]["eval_accuracy"][-1] == written["accuracy"]
+    assert set(written["blanks_after"]) == set(bert.BLANKS) and all(len(v) == 3 for v in written["blanks_after"].values())
+    order = written["word_order"]
+    assert len(order["models"]) == 4 and len(order["differences"]) == 2
+    for name, outcome in order["models"].items():
+        assert outcome["low"] <= outcome["accuracy"] <= outcome["high"], name
+    assert order["test_pairs"] > 100
+    assert all(-1 <= d["difference"] <= 1 and 0 < d["p_value"] <= 1 for d in order["differences"].values())
+    assert report["accuracy"] == written["accuracy"]
