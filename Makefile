@@ -3,6 +3,8 @@
 #   make test      run the whole test suite (what CI runs)
 #   make release   regenerate the student notebooks in course/ from solutions/
 #   make bench     train every translator in full mode, time the BPE trainers; write bench/results/
+# `make venv` (run by each of them) also installs the hub's proxy, pinned in hub/package-lock.json,
+# with `npm ci` when npm is present (Node.js 20+).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -14,14 +16,21 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # JupyterLab refuses to run as root (containers, CI) unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
+NPM ?= npm
 
 .PHONY: venv lab test release bench clean-venv
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hub/package.json hub/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+	  echo "$(NPM) ci --prefix hub   (configurable-http-proxy for make hub)"; \
+	  $(NPM) ci --prefix hub --no-audit --no-fund --loglevel=error || exit 1; \
+	else \
+	  echo "note: npm not found: make hub and tests/test_hub.py need Node.js 20+ and npm (the rest works without)"; \
+	fi
 	touch $(STAMP)
 
 lab: $(STAMP)
@@ -41,7 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.subwords
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) hub/node_modules
 
 # -- Grading (instructor): `python -m grading <command>`, see the README's "Instructor guide" -------
 #   make collect SRC=folder          import returned notebooks into submitted/ (FORCE=1 replaces)
