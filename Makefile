@@ -3,6 +3,8 @@
 #   make test      run the whole test suite (what CI runs)
 #   make release   regenerate the student notebooks in course/ from solutions/
 #   make bench     train every translator in full mode, time the BPE trainers; write bench/results/
+#   make hub       try the course on a local JupyterHub (instructor + students, nbgrader's exchange;
+#                  one shared password, loopback only: NOT for production) -- README "Teaching a class on JupyterHub"
 # `make venv` (run by each of them) also installs the hub's proxy, pinned in hub/package-lock.json,
 # with `npm ci` when npm is present (Node.js 20+).
 
@@ -17,8 +19,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
 NPM ?= npm
+PROXY := hub/node_modules/.bin/configurable-http-proxy
 
-.PHONY: venv lab test release bench clean-venv
+.PHONY: venv lab test release bench clean-venv hub
 
 venv: $(STAMP)
 
@@ -51,6 +54,16 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV) hub/node_modules
+
+# A local JupyterHub for trying (README: "Teaching a class on JupyterHub"). NOT FOR PRODUCTION:
+# one shared password (users instructor, student1..3), 127.0.0.1 only.
+HUB_PASSWORD ?= try-the-course
+HUB_PORT ?= 8000
+hub: $(STAMP)
+	@test -x $(PROXY) || { echo "make hub: $(PROXY) is missing: install Node.js 20+ and npm, then run: $(NPM) ci --prefix hub" >&2; exit 1; }
+	@echo "JupyterHub on http://127.0.0.1:$(HUB_PORT): log in as instructor (formgrader) or student1..3 (Assignments tab), password $(HUB_PASSWORD)"
+	PATH="$(CURDIR)/hub/node_modules/.bin:$$PATH" COURSE_HUB_PASSWORD="$(HUB_PASSWORD)" COURSE_HUB_PORT=$(HUB_PORT) \
+	  $(BIN)/jupyterhub -f hub/jupyterhub_config.py $(HUB_ARGS)
 
 # -- Grading (instructor): `python -m grading <command>`, see the README's "Instructor guide" -------
 #   make collect SRC=folder          import returned notebooks into submitted/ (FORCE=1 replaces)
