@@ -5,6 +5,7 @@
 #   make bench     train every translator in full mode, time the BPE trainers; write bench/results/
 #   make hub       try the course on a local JupyterHub (instructor + students, nbgrader's exchange;
 #                  one shared password, loopback only: NOT for production) -- README "Teaching a class on JupyterHub"
+#   make bundle    dist/transformers-course-student.zip: the student release for a class without a hub
 # `make venv` (run by each of them) also installs the hub's proxy, pinned in hub/package-lock.json,
 # with `npm ci` when npm is present (Node.js 20+).
 
@@ -21,7 +22,7 @@ PORT ?= 8888
 NPM ?= npm
 PROXY := hub/node_modules/.bin/configurable-http-proxy
 
-.PHONY: venv lab test release bench clean-venv hub
+.PHONY: venv lab test release bench clean-venv hub bundle
 
 venv: $(STAMP)
 
@@ -64,6 +65,11 @@ hub: $(STAMP)
 	@echo "JupyterHub on http://127.0.0.1:$(HUB_PORT): log in as instructor (formgrader) or student1..3 (Assignments tab), password $(HUB_PASSWORD)"
 	PATH="$(CURDIR)/hub/node_modules/.bin:$$PATH" COURSE_HUB_PASSWORD="$(HUB_PASSWORD)" COURSE_HUB_PORT=$(HUB_PORT) \
 	  $(BIN)/jupyterhub -f hub/jupyterhub_config.py $(HUB_ARGS)
+
+# The archive an instructor hands out when there is no hub: course/, utils/, media/, environment
+# files, a student README and Makefile -- no solutions/, no hidden test, no gradebook.
+bundle: $(STAMP)
+	$(BIN)/python bundle/build.py --out dist/transformers-course-student.zip
 
 # -- Grading (instructor): `python -m grading <command>`, see the README's "Instructor guide" -------
 #   make collect SRC=folder          import returned notebooks into submitted/ (FORCE=1 replaces)
