@@ -38,6 +38,7 @@ import json
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -118,13 +119,20 @@ def _reachable_by_all(paths, stash: Path) -> list[str]:
     blocked = _blocked(paths)
     if not blocked:
         return []
+    check = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True,
+                           text=True, timeout=30)
+    if check.returncode != 0:
+        pytest.fail(f"Python lies below {', '.join(str(f) for f, _ in blocked)}, closed to other users, and no "
+                    f"mount namespace can be made here to show it to them (unshare: {check.stderr.strip()}): "
+                    "install Python where every user reaches it")
     lines = ["set -e"]
+    q = lambda path: shlex.quote(str(path))  # noqa: E731
     for i, (_, child) in enumerate(blocked):
-        lines += [f"mkdir -p {stash}/{i}", f"mount --bind {child} {stash}/{i}"]
+        lines += [f"mkdir -p {q(stash / str(i))}", f"mount --bind {q(child)} {q(stash / str(i))}"]
     for folder in dict.fromkeys(folder for folder, _ in blocked):
-        lines.append(f"mount -t tmpfs -o mode=0711 tmpfs {folder}")
+        lines.append(f"mount -t tmpfs -o mode=0711 tmpfs {q(folder)}")
     for i, (_, child) in enumerate(blocked):
-        lines += [f"mkdir -p {child}", f"mount --bind {stash}/{i} {child}"]
+        lines += [f"mkdir -p {q(child)}", f"mount --bind {q(stash / str(i))} {q(child)}"]
     lines.append('exec "$@"')
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines), "sh"]
 
