@@ -82,14 +82,20 @@ os.chmod(STATE, 0o755)  # the users' servers read their configuration below it
 EXCHANGE.mkdir(parents=True, exist_ok=True)
 os.chmod(EXCHANGE, 0o1777)  # nbgrader's exchange: everyone writes, nobody removes another's files
 CONFIG = STATE / "jupyter-config"
-for role, extensions in {
-    # The formgrader and the course list are the instructor's; students keep the Assignments
-    # tab (assignment_list) and the Validate button.
-    "student": {"nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False},
-    "instructor": {},
-}.items():
+#: The formgrader, the course list and the assignment creator are the instructor's: for students
+#: they are off on the server and hidden in JupyterLab; students keep the Assignments tab
+#: (assignment_list) and the Validate button.
+INSTRUCTOR_ONLY = {
+    "server": {"nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False},
+    "lab": {"@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True,
+            "@jupyter/nbgrader:create-assignment": True},
+}
+for role in ("student", "instructor"):
+    extensions = INSTRUCTOR_ONLY["server"] if role == "student" else {}
     folder = CONFIG / role
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    (folder / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": INSTRUCTOR_ONLY["lab"] if role == "student" else {}}, indent=1) + "\n")
     (folder / "nbgrader_config.py").write_text(
         "# written by hub/jupyterhub_config.py: the exchange and the course of every user's Assignments tab\n"
         "c = get_config()\n"
@@ -97,7 +103,7 @@ for role, extensions in {
         f"c.CourseDirectory.course_id = {COURSE_ID!r}\n")
     (folder / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": extensions}}, indent=1) + "\n")
-    for path in (CONFIG, folder, *folder.iterdir()):
+    for path in (CONFIG, folder, *folder.rglob("*")):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 # -- the hub ----------------------------------------------------------------------------------------

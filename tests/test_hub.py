@@ -419,11 +419,12 @@ async def _execute(hub: Hub, name: str, kernel: str, code: str) -> str:
 
 
 INSTRUCTOR_COMMAND = '''
-import json, os, subprocess, time
-start = time.monotonic()
+import json, os, resource, subprocess, time
+cpu = lambda: (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_CHILDREN))
+start, cpu_start = time.monotonic(), cpu()
 p = subprocess.run(%r, cwd=%r, capture_output=True, text=True, timeout=%r)
 print(json.dumps({"rc": p.returncode, "out": p.stdout[-4000:], "err": p.stderr[-4000:],
-                  "seconds": time.monotonic() - start, "user": os.getuid()}))
+                  "seconds": time.monotonic() - start, "cpu_seconds": cpu() - cpu_start, "user": os.getuid()}))
 '''
 
 PROBE = '''
@@ -475,6 +476,15 @@ def hub():
         assert not left, f"system accounts not removed: {left}"
 
 
+def _lab_page_config(page: str) -> dict:
+    """The page configuration that JupyterLab's HTML page hands to the browser."""
+    import re
+
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S)
+    assert found, f"not JupyterLab's page: {page[:300]}"
+    return json.loads(found.group(1))
+
+
 def _account_exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
@@ -492,6 +502,9 @@ def test_class_on_jupyterhub_end_to_end(hub: Hub):
     assert hub.user(teacher, "GET", "/formgrader").status_code == 200
     assert hub.user(alice, "GET", "/formgrader").status_code == 404
     assert hub.user(bob, "GET", "/api/contents", token_of=alice).status_code == 403
+    hidden = {name: _lab_page_config(hub.user(name, "GET", "/lab").text).get("disabledExtensions") for name in (teacher, alice)}
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(hidden[alice]), hidden
+    assert not {p for p in hidden[teacher] if p.startswith("@jupyter/nbgrader")}, hidden
 
     # -- 1. release, as the instructor
     released_by = hub.instructor_runs(str(BIN / "python"), "-m", "grading", "release", A)
@@ -554,7 +567,7 @@ def test_class_on_jupyterhub_end_to_end(hub: Hub):
     assert (collected[carol] / "timestamp.txt").read_text().strip() == newest_carol
     graded = hub.instructor_runs(str(BIN / "python"), "-m", "grading", "autograde", "--assignment", A,
                                  "--workers", "1", "--timeout", "300")
-    timings["autograde_s"] = graded["seconds"]
+    timings["autograde_s"], timings["autograde_cpu_s"] = graded["seconds"], graded["cpu_seconds"]
     with open(hub.course / "autograded" / "outcomes.csv", newline="") as f:
         import csv
 
@@ -590,8 +603,10 @@ def test_class_on_jupyterhub_end_to_end(hub: Hub):
                             "alice's fetched feedback (list)": ("list", hub.homes / alice / A / "feedback")})
     assert set(seen.values()) == {"PermissionError"}, seen
 
-    print(f"\nhub test: autograde of {len(outcomes)} submissions of {A} with 1 worker took "
-          f"{timings['autograde_s']:.1f} s ({timings['autograde_s'] / len(outcomes):.1f} s per submission)")
+    n = len(outcomes)
+    print(f"\nhub test: autograde of {n} submissions of {A} with 1 worker: {timings['autograde_s']:.1f} s wall "
+          f"({timings['autograde_s'] / n:.1f} s per submission), {timings['autograde_cpu_s']:.1f} s CPU "
+          f"({timings['autograde_cpu_s'] / n:.1f} s per submission)")
 
 
 def test_every_process_of_the_hub_ends(hub: Hub):
