@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml hub/package.json hub/package-lock.json
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	@if command -v $(NPM) >/dev/null 2>&1; then \
 	  echo "$(NPM) ci --prefix hub   (configurable-http-proxy for make hub)"; \
-	  $(NPM) ci --prefix hub --no-audit --no-fund --loglevel=error || exit 1; \
+	  $(NPM) ci --prefix hub --no-audit --no-fund --loglevel=error || \
+	    echo "warning: npm ci --prefix hub failed: make hub and tests/test_hub.py need it (run it again); the rest of the course works"; \
 	else \
 	  echo "note: npm not found: make hub and tests/test_hub.py need Node.js 20+ and npm (the rest works without)"; \
 	fi

@@ -83,8 +83,8 @@ def _why_not() -> str | None:
             return f"`{tool}` is not installed"
     if not PROXY.is_file():
         if shutil.which("npm"):
-            pytest.fail(f"npm is installed but {PROXY.relative_to(REPO)} is not: run `make venv` "
-                        "(it runs `npm ci --prefix hub`)")
+            pytest.fail(f"npm is installed but {PROXY.relative_to(REPO)} is not (did `npm ci --prefix hub` "
+                        "fail during `make venv`?): run `npm ci --prefix hub`")
         return "Node.js/npm is not installed, so `make venv` installed no configurable-http-proxy"
     return None
 
