@@ -11,9 +11,13 @@ c = get_config()  # noqa: F821 (injected by traitlets)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATE = os.path.join(HERE, ".nbgrader")
-EXCHANGE = os.path.join(STATE, "exchange")
-# nbgrader's assignment list fails if the exchange folder does not exist.
+# On a JupyterHub the exchange is one folder shared by every user: hub/jupyterhub_config.py
+# passes it as COURSE_EXCHANGE to every server (README: "Teaching a class on JupyterHub").
+EXCHANGE = os.environ.get("COURSE_EXCHANGE") or os.path.join(STATE, "exchange")
+# nbgrader's assignment list fails if the exchange folder does not exist; the gradebook's folder
+# must exist too.
 os.makedirs(EXCHANGE, exist_ok=True)
+os.makedirs(STATE, exist_ok=True)
 
 c.CourseDirectory.course_id = "transformers-from-scratch"
 c.CourseDirectory.root = HERE

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import shutil
 from pathlib import Path
 
 from .autograde import RESTORED_NOTE, read_outcomes
@@ -123,6 +124,10 @@ def notebook_feedback(course: Course, student: str, assignment: str, notebook: s
     return "\n".join(parts), summary
 
 
+#: Files of an exchange submission that `nbgrader release_feedback` needs next to the page.
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
 def generate(course: Course, assignments: list[str] | None = None, students: list[str] | None = None) -> list[Path]:
     outcomes = {(r["student"], r["assignment"], r["notebook"]): r for r in read_outcomes(course)}
     written = []
@@ -157,4 +162,10 @@ def generate(course: Course, assignments: list[str] | None = None, students: lis
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page, encoding="utf-8")
         written.append(out)
+        # `nbgrader release_feedback` (the exchange of a JupyterHub) publishes a page under a hash
+        # of the submission's secret and reads its time stamp: both come with the submission.
+        for name in EXCHANGE_FILES:
+            stamp = course.submitted / student / assignment / name
+            if stamp.is_file():
+                shutil.copyfile(stamp, out.parent / name)
     return written
