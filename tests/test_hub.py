@@ -54,6 +54,8 @@ import psutil
 import pytest
 import requests
 
+import grading_harness
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,14 +63,8 @@ A = "01-attention"
 COURSE_ID = "transformers-from-scratch"
 PROXY = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 BIN = Path(sys.executable).parent
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-WRONG_SDPA = '''def scaled_dot_product_attention(query, key, value, mask=None, fill_value=float("-inf"), dropout=None):
-    scores = query @ key.transpose(-2, -1)          # WRONG: no 1/sqrt(d)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, fill_value)
-    attention = torch.softmax(scores, dim=-1)
-    return (attention if dropout is None else dropout(attention)) @ value, attention
-'''
+#: Bob's answer: the course's own wrong variant of 01 whose scores are not divided by sqrt(d).
+WRONG_VARIANT = grading_harness.SUBMISSIONS / A / "no_scale.py"
 #: Upper bounds of every wait (seconds).
 HUB_START_S, SPAWN_S, REQUEST_S, COMMAND_S, STOP_S = 60, 180, 120, 600, 60
 
@@ -150,17 +146,10 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _solution_cells() -> dict[str, str]:
-    source = nbformat.read(str(REPO / "solutions" / A / f"{A}.ipynb"), as_version=4)
-    return {c.metadata.nbgrader["grade_id"]:
-            "\n".join(l for l in c.source.splitlines() if l.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
-            for c in source.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-
-
 def _answered(release: dict, **override: str) -> dict:
     """The fetched release (notebook JSON) with every answer cell filled (``override``: grade_id=code)."""
     nb = nbformat.from_dict(json.loads(json.dumps(release)))
-    code = {**_solution_cells(), **override}
+    code = {**grading_harness.assignment_solution_cells(A), **override}
     filled = 0
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -529,7 +518,7 @@ def test_class_on_jupyterhub_end_to_end(hub: Hub):
         assert r.status_code in (200, 201), r.text
 
     save(alice, _answered(released[alice]))
-    save(bob, _answered(released[bob], sdpa=WRONG_SDPA))
+    save(bob, _answered(released[bob], **grading_harness.Variant.from_file(WRONG_VARIANT).cells))
     for student in (alice, bob, carol):   # carol hands in the untouched release first
         hub.assignments(student, "submit")
     time.sleep(1.1)
