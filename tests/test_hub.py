@@ -113,12 +113,15 @@ def _reachable_by_all(paths, stash: Path) -> list[str]:
     is a 0711 tmpfs holding only the way to those paths. Nothing changes outside. ``[]`` if all
     paths are reachable already (a system Python, TLJH's /opt/tljh/user)."""
     blocked = _blocked(paths)
-    if not blocked:
+    # A folder on the list that is closed itself (a clone in a `mktemp -d` folder, mode 0700): in the
+    # namespace it becomes a 0711 tmpfs with each of its entries bound back in.
+    closed = [Path(os.path.realpath(p)) for p in paths if os.path.isdir(p) and not os.stat(p).st_mode & 0o001]
+    if not blocked and not closed:
         return []
     check = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True,
                            text=True, timeout=30)
     if check.returncode != 0:
-        pytest.fail(f"Python lies below {', '.join(str(f) for f, _ in blocked)}, closed to other users, and no "
+        pytest.fail(f"{', '.join(str(f) for f, _ in blocked) or ', '.join(map(str, closed))} is closed to other users, and no "
                     f"mount namespace can be made here to show it to them (unshare: {check.stderr.strip()}): "
                     "install Python where every user reaches it")
     lines = ["set -e"]
@@ -129,6 +132,15 @@ def _reachable_by_all(paths, stash: Path) -> list[str]:
         lines.append(f"mount -t tmpfs -o mode=0711 tmpfs {q(folder)}")
     for i, (_, child) in enumerate(blocked):
         lines += [f"mkdir -p {q(child)}", f"mount --bind {q(stash / str(i))} {q(child)}"]
+    for k, folder in enumerate(closed):
+        kept = stash / f"open{k}"
+        lines += [f"mkdir -p {q(kept)}", f"mount --bind {q(folder)} {q(kept)}",
+                  f"mount -t tmpfs -o mode=0711 tmpfs {q(folder)}"]
+        for entry in sorted(folder.iterdir()):
+            if entry.is_symlink():
+                lines.append(f"ln -s {q(os.readlink(entry))} {q(entry)}")
+                continue
+            lines += [f"{'mkdir' if entry.is_dir() else 'touch'} {q(entry)}", f"mount --bind {q(kept / entry.name)} {q(entry)}"]
     lines.append('exec "$@"')
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines), "sh"]
 
