@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"wrote {path}")
             return 0
         if args.command == "feedback":
-            from .feedback import generate
+            from .feedback import write_feedback
 
-            written = generate(course, args.assignment, args.student)
+            written = write_feedback(course, args.assignment, args.student)
             print(f"wrote {len(written)} feedback page(s) in {course.feedback}")
             return 0
     except (GradingError, FileNotFoundError) as error:

@@ -128,7 +128,7 @@ def notebook_feedback(course: Course, student: str, assignment: str, notebook: s
 EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
-def generate(course: Course, assignments: list[str] | None = None, students: list[str] | None = None) -> list[Path]:
+def write_feedback(course: Course, assignments: list[str] | None = None, students: list[str] | None = None) -> list[Path]:
     outcomes = {(r["student"], r["assignment"], r["notebook"]): r for r in read_outcomes(course)}
     written = []
     jobs = []
