@@ -23,6 +23,9 @@ The models
                            interface so that the training loop, beam search, attention heatmaps and
                            save/load work with it. None of its layers is re-implemented here.
 
+``DecoderOnlyTranslator``  notebook 07's ``GPT`` (yours): no encoder, the French sentence is the start of
+                           the text it continues (``french <end> <start> english``).
+
 (``bench/baselines.py`` adds the same Transformer built from PyTorch's own layers, as a baseline.)
 
 ``build_model(name, vocab, **config)`` builds one by name; ``save_model`` / ``load_model`` store a
@@ -495,11 +498,74 @@ class TransformerTranslator(Seq2Seq):
         return f"{super().extra_repr()}, core from {origin}"
 
 
+class DecoderOnlyTranslator(Seq2Seq):
+    """A decoder-only language model (notebook 07's ``GPT``, yours) as a translator: it reads
+    ``french <end> <start> english`` as one sequence and predicts the English tokens.
+
+    There is no encoder and no cross-attention: the French sentence is the beginning of the text the
+    model continues. One vocabulary holds both languages: target ids ``0 .. V_target - 1`` as they are,
+    source ids shifted by ``V_target`` (so ``le`` and ``the`` stay different tokens). The French side
+    ends with its own ``<end>``; the English side starts with ``<start>``, which works as the separator.
+
+    ``encode`` only remembers the real (unpadded) source ids; ``decode(decoder_input)`` builds, for every
+    sentence, ``source ids + decoder_input`` packed to the left (no padding between the two parts, so the
+    positions of a sentence do not depend on its batch), runs the model on the batch and returns the
+    logits at the ``decoder_input`` positions. A causal model with padding on the right needs no padding
+    mask: a real position never looks right. Loss, shift, training loop, beam search and BLEU are those of
+    the encoder-decoder models, unchanged.
+
+    Parameters
+    ----------
+    vocab : `Vocabulary`
+    lm_class : type, required
+        ``lm_class(vocab_size, block_size=..., **config)``, called ``lm(ids ~ (batch, len)) -> (logits, loss)``.
+    block_size : int
+        Longest ``source + target`` sequence (default 64: the short sentences of notebook 04 need < 30).
+    config : the language model's other arguments (hidden_size, num_heads, num_layers, ffn_size, dropout)
+    """
+
+    name = "decoder_only"
+
+    def __init__(self, vocab: Vocabulary, lm_class: Optional[Type[nn.Module]] = None, block_size: int = 64,
+                 **config) -> None:
+        super().__init__(vocab)
+        if lm_class is None:
+            raise ValueError("DecoderOnlyTranslator needs lm_class: the GPT class of notebook 07")
+        self.config = dict(block_size=block_size, **config)
+        self.lm_class = lm_class
+        self.target_size = vocab.get_size("target")
+        self.core = lm_class(self.target_size + vocab.get_size("source"), block_size=block_size, **config)
+
+    def encode(self, source_tokens: torch.Tensor, source_mask: torch.Tensor) -> EncoderOutput:
+        # "memory" is no vectors here: the source ids themselves, shifted into the shared vocabulary
+        return EncoderOutput(source_tokens + self.target_size, source_mask)
+
+    def decode(self, decoder_input: torch.Tensor, encoder_output: EncoderOutput) -> torch.Tensor:
+        source, source_mask = encoder_output.memory, encoder_output.mask
+        batch, tgt_len = decoder_input.shape
+        source_lengths = source_mask.sum(dim=1)                                    # ~ (batch,)
+        length = int(source_lengths.max()) + tgt_len
+        if length > self.core.block_size:
+            raise ValueError(f"source + target = {length} tokens, more than block_size={self.core.block_size}")
+        ids = torch.full((batch, length), PAD_INDEX, dtype=torch.long, device=decoder_input.device)
+        position = torch.arange(length, device=decoder_input.device)[None, :]       # ~ (1, length)
+        in_source = position < source_lengths[:, None]
+        ids[in_source] = source[source_mask]                                      # real source ids, packed left
+        target_positions = source_lengths[:, None] + torch.arange(tgt_len, device=decoder_input.device)[None, :]
+        ids.scatter_(1, target_positions, decoder_input)
+        logits, _ = self.core(ids)                                                # ~ (batch, length, vocab)
+        logits = logits.gather(1, target_positions[..., None].expand(-1, -1, logits.size(-1)))
+        return logits[..., :self.target_size]                                     # English tokens only
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, core from {getattr(self.lm_class, '__module__', '')}"
+
+
 # ----------------------------------------------------------------------------------------------
 # Building, saving, loading
 
 MODELS: Dict[str, Type[Seq2Seq]] = {model.name: model for model in (LSTMSeq2Seq, AttentionLSTMSeq2Seq,
-                                                                   TransformerTranslator)}
+                                                                   TransformerTranslator, DecoderOnlyTranslator)}
 
 
 def register_model(model_class: Type[Seq2Seq]) -> Type[Seq2Seq]:
