@@ -174,6 +174,28 @@ REQUIRED_VARIANTS = {
             "alternative_loss_and_fill": "loss from log_softmax and gather; fill_mask with sorted log-probabilities",
         },
     },
+    "07-gpt": {
+        "loses points": {
+            "labels_unshifted": "labels are the inputs, not the next tokens",
+            "labels_padded_with_pad_id": "padding labelled with pad_id instead of -100",
+            "no_end_boundary": "no boundary at the end of a sentence: the end is never learnt",
+            "forward_without_causal_mask": "the layers run without the causal mask",
+            "loss_counts_padding": "the loss averaged over every position, -100 ones included",
+            "temperature_multiplies": "logits multiplied by the temperature",
+            "top_k_off_by_one": "top-k keeps k + 1 tokens",
+            "top_p_drops_crossing_token": "nucleus without the token that reaches p",
+            "top_p_unsorted": "nucleus decided in vocabulary order, not from the most likely token",
+            "cache_recomputes_keys": "the cache keeps inputs and projects every position again",
+            "cache_mask_without_offset": "the new positions' mask ignores the cached ones",
+            "generate_global_rng": "sampling from the global generator, not the one passed in",
+            "generate_no_crop": "the context never cropped to block_size",
+            "generate_filters_before_temperature": "top-k/top-p applied before the temperature",
+            "generate_cache_reprefills": "with use_cache the whole text is re-run every step",
+        },
+        "full marks": {
+            "alternatives": "pad_sequence batching; nucleus by sorted logits and argsort",
+        },
+    },
 }
 RESERVED = {"solution", "release"}  # student ids of the reference submissions
 #: Per-cell time limit for the test run (the course config allows 30 minutes for real training).
