@@ -3,7 +3,7 @@
 #   make test      run the whole test suite (what CI runs)
 #   make release   regenerate the student notebooks in course/ from solutions/
 #   make bench     train every translator in full mode, time the BPE trainers, pre-train notebook 06's
-#                  encoder; write bench/results/
+#                  encoder, train notebook 07's GPT (characters, BPE, cache, translator); write bench/results/
 #   make hub       try the course on a local JupyterHub (instructor + students, nbgrader's exchange;
 #                  one shared password, loopback only: NOT for production) -- README "Teaching a class on JupyterHub"
 #   make bundle    dist/transformers-course-student.zip: the student release for a class without a hub
@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.translate $(BENCH_ARGS)
 	$(BIN)/python -m bench.subwords
 	$(BIN)/python -m bench.bert
+	$(BIN)/python -m bench.gpt
 
 clean-venv:
 	rm -rf $(VENV) hub/node_modules

@@ -181,3 +181,31 @@ def test_bench_bert_pretrains_and_compares_on_the_word_order_task(tmp_path, one_
     assert order["test_pairs"] > 100
     assert all(-1 <= d["difference"] <= 1 and 0 < d["p_value"] <= 1 for d in order["differences"].values())
     assert report["accuracy"] == written["accuracy"]
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not os.environ.get("FRA_ENG_CORPUS"), reason="the real corpus is not available: set FRA_ENG_CORPUS")
+def test_bench_gpt_trains_samples_caches_and_translates(tmp_path, one_thread):
+    """``python -m bench.gpt`` in smoke mode: every number of the report is there and in range."""
+    from bench import gpt
+
+    report = gpt.main(["--out", str(tmp_path), "--no-progress"])
+    written = json.loads((tmp_path / "gpt.json").read_text())
+    assert written["smoke"] is True and "Smoke mode" in (tmp_path / "gpt.md").read_text()
+    assert written["sentences"]["excluded_test_split"] > 0
+    for name in ("characters", "bpe"):
+        result = written[name]
+        assert result["steps"] == 30 and 0 < result["nats_per_char"] < result["untrained_nats_per_char"] + 0.5, name
+        assert result["nats_per_token"] > 0
+    assert written["bpe"]["tokens_per_sentence"] < written["characters"]["tokens_per_sentence"]
+    assert 0 < written["unigram_nats_per_char"] < written["uniform_nats_per_char"]
+    assert set(written["cache"]["batches"]) == {"1", "8"}
+    assert all(v["same_text"] is True and v["speedup"] > 0 for v in written["cache"]["batches"].values())
+    assert set(written["samples_after"]) == {"0.0", "0.5", "1.0", "1.5", "top-p 0.9"}
+    assert all(len(texts) == 4 for texts in written["samples_after"].values())
+    shuffled = written["real_vs_shuffled"]
+    assert shuffled["low"] <= shuffled["real_preferred"] <= shuffled["high"] and shuffled["sentences"] > 100
+    systems = written["translator"]["systems"]
+    assert len(systems) == 2 and all(0 <= s["bleu_standard"] <= 100 for s in systems.values())
+    assert systems["decoder-only GPT"]["p_value"] is not None
+    assert report["characters"]["nats_per_char"] == written["characters"]["nats_per_char"]
